@@ -1,0 +1,20 @@
+# One INTERFACE target carries the project's warning and sanitizer flags; every target links it.
+add_library(ferry_options INTERFACE)
+target_compile_options(ferry_options INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
+  -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual -Wimplicit-fallthrough)
+if(FERRY_WERROR)
+  target_compile_options(ferry_options INTERFACE -Werror)
+endif()
+if(FERRY_SANITIZE)
+  string(REPLACE "," ";" _sanitizers "${FERRY_SANITIZE}")
+  foreach(_s IN LISTS _sanitizers)
+    target_compile_options(ferry_options INTERFACE -fsanitize=${_s})
+    target_link_options(ferry_options INTERFACE -fsanitize=${_s})
+  endforeach()
+  target_compile_options(ferry_options INTERFACE -fno-omit-frame-pointer -fno-sanitize-recover=all)
+endif()
+if(FERRY_COVERAGE)
+  target_compile_options(ferry_options INTERFACE --coverage)
+  target_link_options(ferry_options INTERFACE --coverage)
+endif()
