@@ -1,7 +1,7 @@
 # One INTERFACE target carries the project's warning and sanitizer flags; every target links it.
 add_library(ferry_options INTERFACE)
 target_compile_options(ferry_options INTERFACE
-  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion -Wno-missing-field-initializers
   -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual -Wimplicit-fallthrough)
 if(FERRY_WERROR)
   target_compile_options(ferry_options INTERFACE -Werror)
