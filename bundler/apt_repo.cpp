@@ -33,7 +33,9 @@ std::string LibarchiveMessage(archive* a) {
   return message != nullptr ? message : "unknown libarchive error";
 }
 
-bool IsHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool IsHex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -94,8 +96,7 @@ Result<std::vector<std::string>> SortedSubdirectories(const stdfs::path& dir) {
 
 Status FindIndexes(const stdfs::path& root, const std::string& relative, const std::string& suite,
                    int depth, std::vector<IndexFile>& out) {
-  FERRY_ASSIGN_OR_RETURN(std::vector<std::string> children,
-                         SortedSubdirectories(root / relative));
+  FERRY_ASSIGN_OR_RETURN(std::vector<std::string> children, SortedSubdirectories(root / relative));
   for (const std::string& child : children) {
     // Installer udebs are not packages an endpoint installs.
     if (child == "debian-installer") {
@@ -258,8 +259,7 @@ Result<std::vector<AptPackage>> ReadAptRepository(const std::string& root) {
         const AptPackage& earlier = packages[it->second];
         if (earlier.sha256 != package.sha256 || earlier.size != package.size) {
           return InvalidError(index.relative + ":" + std::to_string(stanza.line()) + ": " +
-                              package.package + " " + package.version + " " +
-                              package.architecture +
+                              package.package + " " + package.version + " " + package.architecture +
                               " is listed earlier with a different SHA256 or Size");
         }
         return Ok();

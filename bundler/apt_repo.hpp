@@ -17,8 +17,8 @@ struct AptPackage {
   std::string package;
   std::string version;
   std::string architecture;
-  std::string filename;  // relative to the repository root, checked to stay inside it
-  std::string sha256;    // lower-case hex
+  std::string filename;     // relative to the repository root, checked to stay inside it
+  std::string sha256;       // lower-case hex
   std::string description;  // the synopsis (first line)
   uint64_t size = 0;
   std::string suite;  // the directory under dists/ the entry was first found in

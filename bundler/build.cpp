@@ -20,9 +20,6 @@
 namespace ferry::bundler {
 namespace {
 
-constexpr std::string_view kDescriptionSuffix = ".payload.json";
-constexpr size_t kMaxDescriptionSize = 64 * 1024;
-
 int SeverityRank(std::string_view severity) {
   constexpr std::string_view kOrder[] = {"unknown", "none", "low", "medium", "high", "critical"};
   for (int i = 0; i < 6; ++i) {
@@ -87,8 +84,8 @@ Result<std::vector<SourcePatch>> ListLooseFiles(const std::string& dir, const st
       out.push_back({DebPatch(control->package, control->version, control->architecture,
                               control->description, name, target_os),
                      path});
-    } else if (name.ends_with(kDescriptionSuffix)) {
-      FERRY_ASSIGN_OR_RETURN(const std::string text, fs::ReadFile(path, kMaxDescriptionSize));
+    } else if (name.ends_with(kPayloadDescriptionSuffix)) {
+      FERRY_ASSIGN_OR_RETURN(const std::string text, fs::ReadFile(path, kMaxPayloadDescriptionBytes));
       FERRY_ASSIGN_OR_RETURN(PayloadDescription description, ParsePayloadDescription(text, path));
       Patch patch;
       patch.id = description.id;

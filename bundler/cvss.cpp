@@ -24,14 +24,12 @@ struct Metric {
 
 // Every metric a v3 vector may carry. Non-base metrics are checked for shape only.
 constexpr std::array<Metric, 22> kMetrics = {{
-    {"AV", "NALP", true},     {"AC", "LH", true},       {"PR", "NLH", true},
-    {"UI", "NR", true},       {"S", "UC", true},        {"C", "HLN", true},
-    {"I", "HLN", true},       {"A", "HLN", true},       {"E", "XUPFH", false},
-    {"RL", "XOTWU", false},   {"RC", "XURC", false},    {"CR", "XLMH", false},
-    {"IR", "XLMH", false},    {"AR", "XLMH", false},    {"MAV", "XNALP", false},
-    {"MAC", "XLH", false},    {"MPR", "XNLH", false},   {"MUI", "XNR", false},
-    {"MS", "XUC", false},     {"MC", "XNLH", false},    {"MI", "XNLH", false},
-    {"MA", "XNLH", false},
+    {"AV", "NALP", true},   {"AC", "LH", true},     {"PR", "NLH", true},     {"UI", "NR", true},
+    {"S", "UC", true},      {"C", "HLN", true},     {"I", "HLN", true},      {"A", "HLN", true},
+    {"E", "XUPFH", false},  {"RL", "XOTWU", false}, {"RC", "XURC", false},   {"CR", "XLMH", false},
+    {"IR", "XLMH", false},  {"AR", "XLMH", false},  {"MAV", "XNALP", false}, {"MAC", "XLH", false},
+    {"MPR", "XNLH", false}, {"MUI", "XNR", false},  {"MS", "XUC", false},    {"MC", "XNLH", false},
+    {"MI", "XNLH", false},  {"MA", "XNLH", false},
 }};
 
 double Weight(char value, std::initializer_list<MetricValue> table) {
@@ -110,16 +108,14 @@ Result<double> CvssV3BaseScore(std::string_view vector) {
 
   const double attack_vector = Weight(av, {{'N', 0.85}, {'A', 0.62}, {'L', 0.55}, {'P', 0.2}});
   const double attack_complexity = Weight(ac, {{'L', 0.77}, {'H', 0.44}});
-  const double privileges =
-      scope_changed ? Weight(pr, {{'N', 0.85}, {'L', 0.68}, {'H', 0.5}})
-                    : Weight(pr, {{'N', 0.85}, {'L', 0.62}, {'H', 0.27}});
+  const double privileges = scope_changed ? Weight(pr, {{'N', 0.85}, {'L', 0.68}, {'H', 0.5}})
+                                          : Weight(pr, {{'N', 0.85}, {'L', 0.62}, {'H', 0.27}});
   const double user_interaction = Weight(ui, {{'N', 0.85}, {'R', 0.62}});
   const auto cia = [](char v) { return Weight(v, {{'H', 0.56}, {'L', 0.22}, {'N', 0.0}}); };
-  const double iss = 1.0 - (1.0 - cia(*values[5])) * (1.0 - cia(*values[6])) *
-                               (1.0 - cia(*values[7]));
-  const double impact = scope_changed
-                            ? 7.52 * (iss - 0.029) - 3.25 * std::pow(iss - 0.02, 15.0)
-                            : 6.42 * iss;
+  const double iss =
+      1.0 - (1.0 - cia(*values[5])) * (1.0 - cia(*values[6])) * (1.0 - cia(*values[7]));
+  const double impact =
+      scope_changed ? 7.52 * (iss - 0.029) - 3.25 * std::pow(iss - 0.02, 15.0) : 6.42 * iss;
   const double exploitability =
       8.22 * attack_vector * attack_complexity * privileges * user_interaction;
   if (impact <= 0.0) {

@@ -38,9 +38,7 @@ std::string_view TrimTrailingBlanks(std::string_view s) {
   return s;
 }
 
-bool IsBlankLine(std::string_view line) {
-  return std::all_of(line.begin(), line.end(), IsBlank);
-}
+bool IsBlankLine(std::string_view line) { return std::all_of(line.begin(), line.end(), IsBlank); }
 
 bool IsValidFieldName(std::string_view name) {
   if (name.empty() || name.front() == '#' || name.front() == '-') {
@@ -158,8 +156,8 @@ Status ForEachDeb822Stanza(std::string_view text, std::string_view origin,
     const std::string_view line = text.substr(pos, end - pos);
     pos = end + 1;
     if (line.size() > limits.max_line_bytes) {
-      return builder.Fail(line_number, "line longer than " +
-                                           std::to_string(limits.max_line_bytes) + " bytes");
+      return builder.Fail(line_number,
+                          "line longer than " + std::to_string(limits.max_line_bytes) + " bytes");
     }
     if (line.find('\0') != std::string_view::npos) {
       return builder.Fail(line_number, "NUL byte in line");
@@ -186,7 +184,8 @@ Status ForEachDeb822Stanza(std::string_view text, std::string_view origin,
     if (!IsValidFieldName(name)) {
       return builder.Fail(line_number, "invalid field name \"" + std::string(name) + "\"");
     }
-    FERRY_RETURN_IF_ERROR(builder.StartField(line_number, name, TrimBlanks(line.substr(colon + 1))));
+    FERRY_RETURN_IF_ERROR(
+        builder.StartField(line_number, name, TrimBlanks(line.substr(colon + 1))));
   }
   return builder.FlushStanza(visit);
 }

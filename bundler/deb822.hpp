@@ -47,10 +47,10 @@ class Stanza {
 };
 
 struct Deb822Limits {
-  size_t max_bytes = 256u << 20;      // the whole text
-  size_t max_line_bytes = 1u << 20;   // one physical line (real Provides lines pass 64 KiB)
-  size_t max_value_bytes = 16u << 20; // one field, continuation lines included
-  size_t max_fields = 1000;           // per stanza
+  size_t max_bytes = 256u << 20;       // the whole text
+  size_t max_line_bytes = 1u << 20;    // one physical line (real Provides lines pass 64 KiB)
+  size_t max_value_bytes = 16u << 20;  // one field, continuation lines included
+  size_t max_fields = 1000;            // per stanza
 };
 
 // Calls `visit` for every stanza in order, so a large Packages file need not be held twice.

@@ -83,8 +83,8 @@ Result<std::string> ReadControlMember(const std::string& path) {
     return InvalidError(path + ": not a Debian package: empty ar archive");
   }
   if (rc < ARCHIVE_WARN) {
-    return InvalidError(path + ": not a Debian package (not an ar archive): " +
-                        LibarchiveMessage(ar.get()));
+    return InvalidError(
+        path + ": not a Debian package (not an ar archive): " + LibarchiveMessage(ar.get()));
   }
   const char* first_name = archive_entry_pathname(entry);
   if (first_name == nullptr || std::string_view(first_name) != "debian-binary") {
@@ -146,8 +146,8 @@ Result<std::string> ReadControlFile(const std::string& member, const std::string
       return InvalidError(what + ": " + LibarchiveMessage(tar.get()));
     }
     if (archive_filter_bytes(tar.get(), 0) > kMaxControlUncompressedBytes) {
-      return InvalidError(what + ": expands past " +
-                          std::to_string(kMaxControlUncompressedBytes) + " bytes");
+      return InvalidError(what + ": expands past " + std::to_string(kMaxControlUncompressedBytes) +
+                          " bytes");
     }
     const char* raw_name = archive_entry_pathname(entry);
     const std::string_view name = raw_name != nullptr ? raw_name : "";
@@ -173,9 +173,8 @@ bool IsValidDebianPackageName(std::string_view name) {
   if (name.size() < 2 || name.size() > 255 || !lower_alnum(name.front())) {
     return false;
   }
-  return std::all_of(name.begin(), name.end(), [&](char c) {
-    return lower_alnum(c) || c == '+' || c == '-' || c == '.';
-  });
+  return std::all_of(name.begin(), name.end(),
+                     [&](char c) { return lower_alnum(c) || c == '+' || c == '-' || c == '.'; });
 }
 
 bool IsValidDebianArchitecture(std::string_view arch) {

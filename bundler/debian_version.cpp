@@ -25,7 +25,8 @@ int Weight(std::string_view s, size_t i) {
   if (i >= s.size()) {
     return 0;
   }
-  const char c = s[i];  // plain char, as dpkg reads it, so bytes over 0x7f weigh as dpkg weighs them
+  const char c =
+      s[i];  // plain char, as dpkg reads it, so bytes over 0x7f weigh as dpkg weighs them
   if (IsDigit(c)) {
     return 0;
   }

@@ -32,12 +32,13 @@ bool IsValidAdvisoryId(std::string_view id) {
     return false;
   }
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
-           c == '_' || c == ':' || c == '+' || c == '-';
+    return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '_' ||
+           c == ':' || c == '+' || c == '-';
   });
 }
 
-// Feeds such as Debian's and Ubuntu's name their copy of a CVE "DEBIAN-CVE-..." or "UBUNTU-CVE-...".
+// Feeds such as Debian's and Ubuntu's name their copy of a CVE "DEBIAN-CVE-..." or
+// "UBUNTU-CVE-...".
 std::optional<std::string> CveFromId(std::string_view id) {
   for (const std::string_view prefix : {"DEBIAN-", "UBUNTU-"}) {
     if (id.substr(0, prefix.size()) == prefix) {
@@ -96,8 +97,8 @@ class OsvReader {
       return static_cast<const json::Value*>(nullptr);
     }
     if (!(it->second.*is)()) {
-      return Fail(path + "." + key, std::string("expected ") + type + ", found " +
-                                        it->second.type_name());
+      return Fail(path + "." + key,
+                  std::string("expected ") + type + ", found " + it->second.type_name());
     }
     return &it->second;
   }
@@ -172,9 +173,8 @@ class OsvReader {
   // Considers `key` inside an optional object field (database_specific, ecosystem_specific).
   Status ReadSeverityWord(const json::Value& owner, const std::string& path,
                           const std::string& object_key, const std::string& key) {
-    FERRY_ASSIGN_OR_RETURN(
-        const json::Value* object,
-        Optional(owner, path, object_key, &json::Value::is_object, "an object"));
+    FERRY_ASSIGN_OR_RETURN(const json::Value* object,
+                           Optional(owner, path, object_key, &json::Value::is_object, "an object"));
     if (object == nullptr) {
       return Ok();
     }
@@ -252,9 +252,8 @@ class OsvReader {
     for (const Event& event : list) {
       if (event.kind == "introduced") {
         if (!open.has_value()) {
-          open = OsvAffectedRange{ecosystem, package,
-                                  event.version.empty() ? "0" : event.version, std::nullopt,
-                                  std::nullopt};
+          open = OsvAffectedRange{ecosystem, package, event.version.empty() ? "0" : event.version,
+                                  std::nullopt, std::nullopt};
         }
         continue;
       }
@@ -278,9 +277,8 @@ class OsvReader {
   }
 
   Status ReadAffected(const json::Value& root, Advisory& advisory) {
-    FERRY_ASSIGN_OR_RETURN(
-        const json::Value* affected,
-        Optional(root, "$", "affected", &json::Value::is_array, "an array"));
+    FERRY_ASSIGN_OR_RETURN(const json::Value* affected,
+                           Optional(root, "$", "affected", &json::Value::is_array, "an array"));
     if (affected == nullptr) {
       return Ok();
     }
@@ -310,9 +308,8 @@ class OsvReader {
       if (!ecosystem.has_value() || !name.has_value() || ecosystem->empty() || name->empty()) {
         return Fail(path + ".package", "needs an ecosystem and a name");
       }
-      FERRY_ASSIGN_OR_RETURN(
-          const json::Value* ranges,
-          Optional(entry, path, "ranges", &json::Value::is_array, "an array"));
+      FERRY_ASSIGN_OR_RETURN(const json::Value* ranges,
+                             Optional(entry, path, "ranges", &json::Value::is_array, "an array"));
       if (ranges == nullptr) {
         continue;
       }
@@ -524,8 +521,7 @@ Result<std::vector<Advisory>> LoadAdvisories(const std::string& dir) {
     FERRY_ASSIGN_OR_RETURN(Advisory advisory, ParseOsvAdvisory(text, path));
     const auto [it, inserted] = file_of_id.try_emplace(advisory.id, name);
     if (!inserted) {
-      return InvalidError(path + ": advisory " + advisory.id + " is also defined in " +
-                          it->second);
+      return InvalidError(path + ": advisory " + advisory.id + " is also defined in " + it->second);
     }
     advisories.push_back(std::move(advisory));
   }
@@ -572,8 +568,8 @@ std::vector<const Advisory*> AdvisoriesFixedBy(const std::vector<Advisory>& advi
     if (advisory.withdrawn) {
       continue;
     }
-    const bool has_fix = std::any_of(
-        advisory.fixes.begin(), advisory.fixes.end(), [&](const OsvFix& fix) {
+    const bool has_fix =
+        std::any_of(advisory.fixes.begin(), advisory.fixes.end(), [&](const OsvFix& fix) {
           return fix.package == package && EcosystemMatchesTargetOs(fix.ecosystem, target_os) &&
                  CompareDebianVersions(fix.fixed_version, version) <= 0;
         });

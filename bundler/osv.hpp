@@ -19,7 +19,7 @@ constexpr size_t kMaxOsvFileBytes = 4u << 20;
 
 // A version that fixes the advisory: the "fixed" event of an ECOSYSTEM range.
 struct OsvFix {
-  std::string ecosystem;      // as written, e.g. "Debian:12"
+  std::string ecosystem;  // as written, e.g. "Debian:12"
   std::string package;
   std::string fixed_version;
 };

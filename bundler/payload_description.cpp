@@ -76,8 +76,7 @@ bool IsValidPatchId(std::string_view id) {
     return false;
   }
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return IsAsciiAlnum(c) || c == '.' || c == '_' || c == '+' || c == '~' || c == ':' ||
-           c == '-';
+    return IsAsciiAlnum(c) || c == '.' || c == '_' || c == '+' || c == '~' || c == ':' || c == '-';
   });
 }
 
@@ -86,8 +85,7 @@ bool IsPlainFileName(std::string_view name) {
          name.find('/') == std::string_view::npos && !HasControlCharacter(name);
 }
 
-Result<PayloadDescription> ParsePayloadDescription(std::string_view text,
-                                                   std::string_view origin) {
+Result<PayloadDescription> ParsePayloadDescription(std::string_view text, std::string_view origin) {
   const std::string where(origin);
   if (text.size() > kMaxPayloadDescriptionBytes) {
     return InvalidError(where + ": larger than " + std::to_string(kMaxPayloadDescriptionBytes) +
@@ -100,7 +98,8 @@ Result<PayloadDescription> ParsePayloadDescription(std::string_view text,
   if (!parsed.ok()) {
     return std::move(parsed).error().Context(where);
   }
-  FERRY_ASSIGN_OR_RETURN(json::ObjectReader reader, json::ObjectReader::Open(*parsed, where + ": $"));
+  FERRY_ASSIGN_OR_RETURN(json::ObjectReader reader,
+                         json::ObjectReader::Open(*parsed, where + ": $"));
   const auto bad = [&](const std::string& key, const std::string& cause) {
     return InvalidError(reader.PathOf(key) + ": " + cause);
   };
@@ -155,9 +154,9 @@ Result<PayloadDescription> ParsePayloadDescription(std::string_view text,
   for (size_t i = 0; i < d.arguments.size(); ++i) {
     if (d.arguments[i].size() > kMaxPayloadArgumentBytes ||
         d.arguments[i].find('\0') != std::string::npos) {
-      return bad("arguments[" + std::to_string(i) + "]",
-                 "longer than " + std::to_string(kMaxPayloadArgumentBytes) +
-                     " bytes or holds a NUL");
+      return bad(
+          "arguments[" + std::to_string(i) + "]",
+          "longer than " + std::to_string(kMaxPayloadArgumentBytes) + " bytes or holds a NUL");
     }
   }
   FERRY_ASSIGN_OR_RETURN(d.success_exit_codes, ReadExitCodes(reader, "success_exit_codes"));
@@ -188,8 +187,8 @@ Result<PayloadDescription> ParsePayloadDescription(std::string_view text,
   FERRY_ASSIGN_OR_RETURN(std::optional<std::string> severity, reader.OptionalString("severity"));
   d.severity = severity.value_or("unknown");
   if (!IsKnownSeverity(d.severity)) {
-    return bad("severity", "\"" + d.severity +
-                               "\" is not one of critical, high, medium, low, none, unknown");
+    return bad("severity",
+               "\"" + d.severity + "\" is not one of critical, high, medium, low, none, unknown");
   }
   FERRY_ASSIGN_OR_RETURN(d.cves, reader.StringArray("cves"));
   if (d.cves.size() > kMaxPayloadCves) {

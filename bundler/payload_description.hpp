@@ -25,14 +25,14 @@ constexpr std::string_view kPayloadDescriptionSuffix = ".payload.json";
 
 struct PayloadDescription {
   std::string id;
-  std::string title;         // defaults to id
-  std::string kind;          // "script" or "file"
-  std::string file;          // a plain file name in the same directory
-  std::string package;       // defaults to id
-  std::string version;       // a valid Debian version; defaults to "0"
-  std::string architecture;  // defaults to "all"
-  std::string target_os;     // required, e.g. "debian-12"
-  std::string severity;      // critical, high, medium, low, none or unknown (the default)
+  std::string title;                   // defaults to id
+  std::string kind;                    // "script" or "file"
+  std::string file;                    // a plain file name in the same directory
+  std::string package;                 // defaults to id
+  std::string version;                 // a valid Debian version; defaults to "0"
+  std::string architecture;            // defaults to "all"
+  std::string target_os;               // required, e.g. "debian-12"
+  std::string severity;                // critical, high, medium, low, none or unknown (the default)
   std::vector<std::string> arguments;  // scripts only
   std::vector<std::string> cves;
   std::vector<int> success_exit_codes;  // scripts: non-empty; files: empty

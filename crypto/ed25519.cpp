@@ -18,8 +18,8 @@ static_assert(crypto_sign_BYTES == std::tuple_size_v<SignatureBytes>);
 static_assert(crypto_sign_SEEDBYTES == std::tuple_size_v<SeedBytes>);
 
 KeyId KeyIdOf(const PublicKeyBytes& bytes) {
-  return DigestHex(Sha256Of(
-      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
+  return DigestHex(
+      Sha256Of(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
 }
 
 bool IsWellFormedKeyId(std::string_view text) {
@@ -37,8 +37,7 @@ bool IsWellFormedKeyId(std::string_view text) {
 Result<PublicKey> PublicKey::FromBytes(std::span<const uint8_t> bytes) {
   PublicKeyBytes key{};
   if (bytes.size() != key.size()) {
-    return InvalidError("Ed25519 public key must be 32 bytes, got " +
-                        std::to_string(bytes.size()));
+    return InvalidError("Ed25519 public key must be 32 bytes, got " + std::to_string(bytes.size()));
   }
   std::copy(bytes.begin(), bytes.end(), key.begin());
   EnsureSodiumInit();

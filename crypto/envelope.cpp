@@ -43,8 +43,7 @@ Result<std::string> EncodeEnvelope(const json::Value& signed_value,
 }
 
 // Appends signatures by `keys` over `signed_bytes`, refusing null keys and a key given twice.
-Status AppendSignatures(const std::string& signed_bytes,
-                        const std::vector<const SigningKey*>& keys,
+Status AppendSignatures(const std::string& signed_bytes, const std::vector<const SigningKey*>& keys,
                         std::vector<Signature>& signatures) {
   std::set<KeyId> given;
   for (const SigningKey* key : keys) {
@@ -131,8 +130,7 @@ Result<std::string> AddSignatures(std::string_view envelope_text, std::string_vi
   FERRY_ASSIGN_OR_RETURN(Envelope envelope, ParseEnvelope(envelope_text, what));
   FERRY_RETURN_IF_ERROR(AppendSignatures(envelope.signed_bytes, keys, envelope.signatures));
   if (envelope.signatures.size() > kMaxSignatures) {
-    return UsageError(Prefix(what) + "more than " + std::to_string(kMaxSignatures) +
-                      " signatures");
+    return UsageError(Prefix(what) + "more than " + std::to_string(kMaxSignatures) + " signatures");
   }
   return EncodeEnvelope(envelope.signed_value, envelope.signatures);
 }

@@ -128,7 +128,10 @@ Result<Sha256Digest> ParseDigestHex(std::string_view hex) {
 
 class Blake2b::State {
  public:
-  State() { Init(); }
+  State() {
+    EnsureSodiumInit();
+    Init();
+  }
 
   void Init() {
     if (crypto_generichash_init(&state_, nullptr, 0, kOutputBytes) != 0) {
@@ -164,7 +167,7 @@ class Blake2b::State {
   crypto_generichash_state state_{};
 };
 
-Blake2b::Blake2b() : state_((EnsureSodiumInit(), std::make_unique<State>())) {}
+Blake2b::Blake2b() : state_(std::make_unique<State>()) {}
 Blake2b::Blake2b(Blake2b&& other) noexcept = default;
 Blake2b& Blake2b::operator=(Blake2b&& other) noexcept = default;
 Blake2b::~Blake2b() = default;

@@ -148,7 +148,8 @@ Result<ParsedKeyFile> ParseKeyFile(std::string& text, const std::string& path, E
     return InvalidError(path + ": is a secret key file; expected a public key file");
   }
   if (expect == Expect::kSecret && !result.is_secret) {
-    return InvalidError(path + ": is a public key file (no \"encryption\" field); expected a "
+    return InvalidError(path +
+                        ": is a public key file (no \"encryption\" field); expected a "
                         "secret key file");
   }
   if (result.is_secret) {

@@ -47,7 +47,8 @@ SecureBuffer SecureBuffer::CopyOf(std::span<const uint8_t> bytes) {
 }
 
 SecureBuffer SecureBuffer::CopyOf(std::string_view text) {
-  return CopyOf(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  return CopyOf(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 SecureBuffer::SecureBuffer(SecureBuffer&& other) noexcept

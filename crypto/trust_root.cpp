@@ -158,8 +158,7 @@ Result<TrustRoot> ParseNamed(std::string_view text, std::string_view what) {
 }
 
 Result<TrustRoot> VerifyUpdateParsed(const TrustRoot& trusted,
-                                     std::pair<TrustRoot, Envelope> parsed,
-                                     std::string_view what) {
+                                     std::pair<TrustRoot, Envelope> parsed, std::string_view what) {
   TrustRoot& next = parsed.first;
   const std::string name = Versioned(what, next.version);
   if (next.version != trusted.version + 1) {
@@ -246,8 +245,10 @@ Result<TrustRoot> VerifyRootChain(const TrustRoot& pinned,
     FERRY_ASSIGN_OR_RETURN(auto parsed, ParseUnverified(text, what));
     const int64_t version = parsed.first.version;
     if (version <= previous_version) {
-      return InvalidError(Versioned(what, version) + ": the chain is not in ascending version "
-                          "order (follows v" + std::to_string(previous_version) + ")");
+      return InvalidError(Versioned(what, version) +
+                          ": the chain is not in ascending version "
+                          "order (follows v" +
+                          std::to_string(previous_version) + ")");
     }
     previous_version = version;
     if (version <= current.version) {

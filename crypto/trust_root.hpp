@@ -53,7 +53,8 @@ Result<TrustRoot> LoadTrustRoot(const std::string& path);
 
 // Validates `root` and returns its signed envelope (canonical JSON and "\n"), signed by `keys`.
 // Whether the signatures reach the thresholds is for the verifier to decide.
-Result<std::string> SignTrustRoot(const TrustRoot& root, const std::vector<const SigningKey*>& keys);
+Result<std::string> SignTrustRoot(const TrustRoot& root,
+                                  const std::vector<const SigningKey*>& keys);
 
 // Accepts `next_text` only when it parses, is version trusted.version + 1, and is signed by a
 // threshold of the trusted root's root keys and by a threshold of its own root keys. Expiry is not
@@ -65,7 +66,7 @@ Result<TrustRoot> VerifyRootUpdate(const TrustRoot& trusted, std::string_view ne
 // pinned root: only parsed, since nothing about it is known); each newer entry must be exactly the
 // next version and pass VerifyRootUpdate. The final root must not be expired at `now`; the ones
 // before it may be.
-Result<TrustRoot> VerifyRootChain(const TrustRoot& pinned, const std::vector<std::string>& chain_texts,
-                                  UnixTime now);
+Result<TrustRoot> VerifyRootChain(const TrustRoot& pinned,
+                                  const std::vector<std::string>& chain_texts, UnixTime now);
 
 }  // namespace ferry::crypto

@@ -99,8 +99,7 @@ TEST_F(DebFileTest, ReadsEveryControlCompression) {
 void ExpectInvalid(const Result<DebControl>& result, const std::string& fragment) {
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().kind(), ErrorKind::kInvalid) << result.error().message();
-  EXPECT_NE(result.error().message().find(fragment), std::string::npos)
-      << result.error().message();
+  EXPECT_NE(result.error().message().find(fragment), std::string::npos) << result.error().message();
 }
 
 TEST_F(DebFileTest, RefusesAFileThatIsNotADeb) {
@@ -143,7 +142,7 @@ TEST_F(DebFileTest, RefusesInvalidVersionPackageAndArchitecture) {
 
 TEST_F(DebFileTest, RefusesWrongArStructure) {
   Write("debian-binary", "2.0\n");
-  Write("control", "Package: a\nVersion: 1.0\nArchitecture: all\n");
+  Write("control", "Package: aa\nVersion: 1.0\nArchitecture: all\n");
   Write("data", "payload");
   Run("tar -czf control.tar.gz ./control && tar -czf data.tar.gz ./data");
 
@@ -169,7 +168,7 @@ TEST_F(DebFileTest, RefusesWrongArStructure) {
   Run("ar rc handmade.deb debian-binary control.tar.gz data.tar.gz");
   auto control = ReadDebControl(dir_ + "/handmade.deb");
   ASSERT_TRUE(control.ok()) << control.error().message();
-  EXPECT_EQ(control->package, "a");
+  EXPECT_EQ(control->package, "aa");
 }
 
 TEST_F(DebFileTest, RefusesTruncatedDeb) {
@@ -182,9 +181,8 @@ TEST_F(DebFileTest, RefusesTruncatedDeb) {
 }
 
 TEST_F(DebFileTest, RefusesControlFileWithTwoStanzas) {
-  const std::string path =
-      BuildDeb("two", "Package: two\nVersion: 1.0\nArchitecture: all\n\nPackage: three\n",
-               "--nocheck");
+  const std::string path = BuildDeb(
+      "two", "Package: two\nVersion: 1.0\nArchitecture: all\n\nPackage: three\n", "--nocheck");
   ExpectInvalid(ReadDebControl(path), "expected one stanza, found 2");
 }
 

@@ -140,8 +140,8 @@ TEST(DigestHexTest, AcceptsUpperCase) {
 TEST(DigestHexTest, RefusesWrongLengthOrCharacters) {
   const std::string good = kSha256Abc;
   for (const std::string& bad :
-       {std::string(), good.substr(0, 63), good + "0", good.substr(0, 62),
-        "g" + good.substr(1), good.substr(0, 63) + " ", "0x" + good.substr(2)}) {
+       {std::string(), good.substr(0, 63), good + "0", good.substr(0, 62), "g" + good.substr(1),
+        good.substr(0, 63) + " ", "0x" + good.substr(2)}) {
     auto parsed = ParseDigestHex(bad);
     ASSERT_FALSE(parsed.ok()) << bad;
     EXPECT_EQ(parsed.error().kind(), ErrorKind::kInvalid);

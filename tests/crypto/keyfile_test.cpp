@@ -56,8 +56,7 @@ void EditJsonFile(const std::string& path, Edit edit) {
 void ExpectInvalid(const Result<SigningKey>& result, const std::string& fragment) {
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().kind(), ErrorKind::kInvalid) << result.error().message();
-  EXPECT_NE(result.error().message().find(fragment), std::string::npos)
-      << result.error().message();
+  EXPECT_NE(result.error().message().find(fragment), std::string::npos) << result.error().message();
 }
 
 class KeyFileTest : public ::testing::Test {
@@ -284,9 +283,8 @@ TEST_F(KeyFileTest, AbsurdKdfLimitsRefusedBeforeDerivation) {
                   c.field);
     EXPECT_EQ(calls, 0);
   }
-  EXPECT_FALSE(WriteSecretKeyFile(dir_.File("big.key"), key_, &passphrase_,
-                                  KdfLimits{17, 8192})
-                   .ok());
+  EXPECT_FALSE(
+      WriteSecretKeyFile(dir_.File("big.key"), key_, &passphrase_, KdfLimits{17, 8192}).ok());
 }
 
 TEST_F(KeyFileTest, UnknownFieldsAndEncryptionsRefused) {
@@ -364,9 +362,9 @@ TEST(PassphraseFileTest, FirstLineWithoutLineEnding) {
     std::string content;
     std::string expected;
   };
-  for (const Case& c : {Case{"hunter2\n", "hunter2"}, Case{"hunter2", "hunter2"},
-                        Case{"hunter2\r\nsecond line\n", "hunter2"},
-                        Case{"with spaces \t\n", "with spaces \t"}}) {
+  for (const Case& c :
+       {Case{"hunter2\n", "hunter2"}, Case{"hunter2", "hunter2"},
+        Case{"hunter2\r\nsecond line\n", "hunter2"}, Case{"with spaces \t\n", "with spaces \t"}}) {
     WriteAll(path, c.content);
     auto passphrase = ReadPassphraseFile(path);
     ASSERT_TRUE(passphrase.ok()) << passphrase.error().message();

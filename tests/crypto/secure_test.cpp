@@ -41,7 +41,8 @@ TEST(SecureBufferTest, MoveTransfersOwnership) {
   SecureBuffer target(std::move(source));
   EXPECT_EQ(target.data(), memory);
   EXPECT_EQ(target.view(), "secret");
-  EXPECT_TRUE(source.empty());  // NOLINT(bugprone-use-after-move): the moved-from state is the point
+  EXPECT_TRUE(
+      source.empty());  // NOLINT(bugprone-use-after-move): the moved-from state is the point
   EXPECT_EQ(source.data(), nullptr);
 
   SecureBuffer other = SecureBuffer::CopyOf(std::string_view("other"));

@@ -56,7 +56,7 @@ CommandResult Run(const std::string& command_line) {
 
 std::string BuildPath(const std::string& relative) {
   const char* dir = std::getenv("FERRY_BUILD_DIR");
-  return std::string(dir ? dir : ".") + "/" + relative;
+  return std::string(dir ? dir : FERRY_BUILD_DIR_DEFAULT) + "/" + relative;
 }
 
 std::string MakeDeb(const std::string& dir, const std::string& package, const std::string& version,

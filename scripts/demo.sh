@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The Ferry demo, run by `./ferry.sh demo`: keys, a trust root, sample .deb files made with
+# dpkg-deb, an OSV advisory, a signed bundle, verification, a delta bundle, a rotated root and a
+# tampered copy that is refused. Everything happens in build/demo/.
+set -euo pipefail
+
+BIN="${FERRY_BIN:?FERRY_BIN must point at the build directory}"
+BUNDLE="$BIN/bundler/ferry-bundle"
+ROOT_DIR="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="$ROOT_DIR/build/demo"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '$ %s\n' "$*"; "$@"; }
+
+rm -rf "$WORK"
+mkdir -p "$WORK"/{keys,source,source2,advisories}
+cd "$WORK"
+
+# make_deb NAME VERSION ARCH DIR: a real package built with dpkg-deb.
+make_deb() {
+  local name="$1" version="$2" arch="$3" out="$4" tree
+  tree="$(mktemp -d)"
+  mkdir -p "$tree/DEBIAN" "$tree/usr/share/doc/$name"
+  cat >"$tree/DEBIAN/control" <<CONTROL
+Package: $name
+Version: $version
+Architecture: $arch
+Maintainer: Ferry Demo <demo@ferry.invalid>
+Section: libs
+Priority: optional
+Description: $name demo package
+ A package built by the Ferry demo with dpkg-deb.
+CONTROL
+  head -c 200000 /dev/urandom >"$tree/usr/share/doc/$name/payload.bin"
+  # The file name says nothing true on purpose: Ferry reads the control file, not the name.
+  dpkg-deb --root-owner-group -Zxz --build "$tree" "$out/$(echo "$name" | tr -d '0-9')-pkg.deb" >/dev/null
+  rm -rf "$tree"
+}
+
+step "1. Keys: one root key (encrypted) and two bundle keys"
+echo "correct horse battery staple" >keys/passphrase
+chmod 600 keys/passphrase
+show "$BUNDLE" keygen --out keys/root --passphrase-file keys/passphrase
+show "$BUNDLE" keygen --out keys/bundle-a --passphrase-file keys/passphrase
+show "$BUNDLE" keygen --out keys/bundle-b --passphrase-file keys/passphrase
+ls -l keys/
+
+step "2. Trust root v1: root threshold 1, bundle threshold 2"
+show "$BUNDLE" root init --root-key keys/root.key --threshold 1 \
+  --bundle-key keys/bundle-a.pub keys/bundle-b.pub --bundle-threshold 2 \
+  --expires 365d --out root.json --passphrase-file keys/passphrase
+show "$BUNDLE" root show root.json
+
+step "3. Patches: three .deb files made with dpkg-deb, one installer script, one OSV advisory"
+make_deb libssl3 "3.0.11-1~deb12u1" amd64 source
+make_deb openssl "3.0.11-1~deb12u1" amd64 source
+make_deb tzdata "2024a-0+deb12u1" all source
+cat >source/hotfix.sh <<'SCRIPT'
+#!/bin/sh
+echo "applying site hotfix"
+exit 0
+SCRIPT
+cat >source/hotfix.payload.json <<'JSON'
+{"id": "site-hotfix-1", "title": "Site hotfix 1", "kind": "script", "file": "hotfix.sh",
+ "target_os": "debian-12", "arguments": ["--quiet"], "success_exit_codes": [0],
+ "reboot_exit_codes": [3], "severity": "medium"}
+JSON
+cat >advisories/DSA-5532-1.json <<'JSON'
+{
+  "schema_version": "1.6.0",
+  "id": "DSA-5532-1",
+  "aliases": ["CVE-2023-5363"],
+  "published": "2023-10-24T00:00:00Z",
+  "modified": "2023-10-25T12:00:00Z",
+  "summary": "openssl: incorrect cipher key and IV length processing",
+  "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}],
+  "affected": [
+    {"package": {"ecosystem": "Debian:12", "name": "openssl"},
+     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.0.11-1~deb12u1"}]}]},
+    {"package": {"ecosystem": "Debian:12", "name": "libssl3"},
+     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.0.11-1~deb12u1"}]}]}
+  ]
+}
+JSON
+ls -l source/
+
+step "4. Build bundle 1 of channel debian-12-security"
+show "$BUNDLE" build --root root.json --key keys/bundle-a.key keys/bundle-b.key \
+  --channel debian-12-security --sequence 1 --source source --advisories advisories \
+  --expires 30d --passphrase-file keys/passphrase --out bundle-1.ferry
+echo "stock tar lists it:"
+show tar -tvf bundle-1.ferry
+
+step "5. Verify it against the pinned root"
+show "$BUNDLE" verify --root root.json bundle-1.ferry
+
+step "6. A delta bundle: one new version, the rest left out because bundle 1 carried them"
+cp source/*.deb source/hotfix.* source2/
+make_deb libssl3 "3.0.13-1~deb12u1" amd64 source2
+mv source2/libssl-pkg.deb source2/libssl3-new.deb
+cp source/libssl-pkg.deb source2/libssl3-old.deb
+show "$BUNDLE" build --root root.json --key keys/bundle-a.key keys/bundle-b.key \
+  --channel debian-12-security --sequence 2 --source source2 --advisories advisories \
+  --base bundle-1.ferry --passphrase-file keys/passphrase --out bundle-2.ferry
+ls -l bundle-1.ferry bundle-2.ferry
+show "$BUNDLE" verify --root root.json bundle-2.ferry
+
+step "7. Root rotation: v2 replaces bundle key b with c; bundle 3 carries the chain"
+show "$BUNDLE" keygen --out keys/bundle-c --passphrase-file keys/passphrase
+show "$BUNDLE" root rotate --root root.json --sign-key keys/root.key \
+  --bundle-key keys/bundle-a.pub keys/bundle-c.pub --expires 365d --out root-v2.json \
+  --passphrase-file keys/passphrase
+show "$BUNDLE" build --root root.json root-v2.json --key keys/bundle-a.key keys/bundle-c.key \
+  --channel debian-12-security --sequence 3 --source source --passphrase-file keys/passphrase \
+  --out bundle-3.ferry
+echo "a site that pinned only root v1 follows the chain:"
+show "$BUNDLE" verify --root root.json bundle-3.ferry
+
+step "8. Hostile media: one flipped byte in a payload"
+cp bundle-1.ferry tampered.ferry
+size=$(stat -c %s tampered.ferry)
+printf '\x00' | dd of=tampered.ferry bs=1 seek=$((size - 4096)) conv=notrunc status=none
+set +e
+"$BUNDLE" verify --root root.json tampered.ferry
+code=$?
+set -e
+echo "exit code $code (1 = the input failed verification)"
+[ "$code" -eq 1 ]
+
+step "Done: the demo's files are in $WORK"

@@ -1,0 +1,236 @@
+// Writes the seed corpus of the bundle-reader fuzzer: real bundles signed with the fixture's keys
+// (so the fuzzer starts past the signature checks) and a few broken variants of them.
+//
+//   make_fuzz_corpus OUT_DIR
+//
+// Needs dpkg-deb on PATH for the .deb payloads.
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bundler/build.hpp"
+#include "tests/fuzz/fuzz_fixture.hpp"
+#include "tests/support/testing.hpp"
+
+namespace ferry::fuzz {
+namespace {
+
+using testing::ReadAll;
+using testing::Run;
+using testing::WriteAll;
+
+constexpr const char* kChannel = "debian-12-security";
+
+// An OSV advisory fixed by libfoo1 1.2-3, so the full seed carries CVEs, a CVSS score and a
+// release date in its manifest.
+constexpr const char* kAdvisory = R"({
+  "schema_version": "1.6.0",
+  "id": "DSA-9999-1",
+  "aliases": ["CVE-2026-0001", "CVE-2026-0002"],
+  "summary": "libfoo: buffer overflow in the frobnicator",
+  "published": "2026-10-01T12:00:00Z",
+  "modified": "2026-10-02T12:00:00Z",
+  "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+  "affected": [{
+    "package": {"ecosystem": "Debian:12", "name": "libfoo1"},
+    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.2-3"}]}]
+  }]
+}
+)";
+
+[[noreturn]] void Fail(const std::string& what) {
+  std::fprintf(stderr, "make_fuzz_corpus: %s\n", what.c_str());
+  std::exit(1);
+}
+
+void MakeDir(const std::string& path) {
+  if (Run("mkdir -p '" + path + "'").exit_code != 0) {
+    Fail("cannot create " + path);
+  }
+}
+
+// A generic payload: the file itself and its NAME.payload.json description.
+void AddGeneric(const std::string& dir, const std::string& file, const std::string& content,
+                const std::string& description) {
+  WriteAll(dir + "/" + file, content);
+  WriteAll(dir + "/" + file + ".payload.json", description);
+}
+
+void AddSmallFile(const std::string& dir) {
+  AddGeneric(dir, "motd", "Patched by Ferry.\n",
+             R"({"id": "motd-2026-11", "kind": "file", "file": "motd", "target_os": "debian-12"})");
+}
+
+struct Seed {
+  std::string name;
+  std::string source;
+  std::vector<const crypto::TrustRoot*> chain;
+  std::vector<const crypto::SigningKey*> signers;
+  int64_t sequence = 1;
+  UnixTime created = kSeedCreated;
+  int64_t lifetime = kSeedLifetime;
+  std::optional<std::string> site;
+  std::optional<std::string> advisories;
+  std::optional<std::string> base;
+};
+
+class Corpus {
+ public:
+  explicit Corpus(std::string out_dir) : out_dir_(std::move(out_dir)) {}
+
+  // Builds a bundle, stores it in the corpus and returns its path.
+  std::string Build(const Seed& seed) {
+    bundler::BuildOptions options;
+    for (const crypto::TrustRoot* root : seed.chain) {
+      options.roots.push_back(*root);
+    }
+    options.keys = seed.signers;
+    options.channel = kChannel;
+    options.sequence = seed.sequence;
+    options.source_dir = seed.source;
+    options.advisories_dir = seed.advisories;
+    options.base_path = seed.base;
+    options.expires_in = seed.lifetime;
+    options.site = seed.site;
+    options.now = seed.created;
+    options.out_path = Path(seed.name);
+    auto built = bundler::BuildBundle(options);
+    if (!built.ok()) {
+      Fail(seed.name + ": " + built.error().message());
+    }
+    ++count_;
+    return options.out_path;
+  }
+
+  void Store(const std::string& name, const std::string& bytes) {
+    WriteAll(Path(name), bytes);
+    ++count_;
+  }
+
+  int count() const { return count_; }
+
+ private:
+  std::string Path(const std::string& name) const { return out_dir_ + "/seed-" + name + ".ferry"; }
+
+  std::string out_dir_;
+  int count_ = 0;
+};
+
+// Flips one byte at the first occurrence of `marker` plus `skip`, or fails.
+std::string FlipAfter(std::string bytes, const std::string& marker, size_t skip) {
+  const size_t at = bytes.find(marker);
+  if (at == std::string::npos || at + marker.size() + skip >= bytes.size()) {
+    Fail("marker \"" + marker + "\" not found");
+  }
+  bytes[at + marker.size() + skip] ^= 0x01;
+  return bytes;
+}
+
+int Main(const std::string& out_dir) {
+  MakeDir(out_dir);
+  testing::TempDir scratch;
+  const FuzzKeys keys = MakeFuzzKeys();
+  const FuzzRoots roots = MakeFuzzRoots(keys);
+  Corpus corpus(out_dir);
+
+  // Debian packages, a script and a plain file, with an advisory: the richest manifest.
+  const std::string full = scratch / "full";
+  MakeDir(full);
+  testing::MakeDeb(full, "libfoo1", "1.2-3", "amd64", 300);
+  testing::MakeDeb(full, "libfoo1", "1.2-2", "amd64", 300);
+  AddGeneric(full, "fix.sh", "#!/bin/sh\nexit 0\n",
+             R"({"id": "fix-2026-01", "title": "Hot fix", "kind": "script", "file": "fix.sh",)"
+             R"( "version": "1.0-1", "target_os": "debian-12", "severity": "high",)"
+             R"( "arguments": ["--quiet", "--now"], "success_exit_codes": [0],)"
+             R"( "reboot_exit_codes": [3], "cves": ["CVE-2026-1234"],)"
+             R"( "released": "2026-09-01T00:00:00Z", "reboot": true})");
+  AddSmallFile(full);
+  const std::string advisories = scratch / "advisories";
+  MakeDir(advisories);
+  WriteAll(advisories + "/DSA-9999-1.json", kAdvisory);
+  corpus.Build({.name = "full",
+                .source = full,
+                .chain = {&roots.v1},
+                .signers = {&keys.a, &keys.b},
+                .sequence = 7,
+                .advisories = advisories});
+
+  const std::string small = scratch / "small";
+  MakeDir(small);
+  AddSmallFile(small);
+  const std::string small_path = corpus.Build(
+      {.name = "small", .source = small, .chain = {&roots.v1}, .signers = {&keys.a, &keys.c}});
+
+  // A rotation shipped with the bundle: the reader walks v1 -> v2 and checks v2's bundle keys.
+  corpus.Build({.name = "rotated",
+                .source = small,
+                .chain = {&roots.v1, &roots.v2},
+                .signers = {&keys.b, &keys.c},
+                .sequence = 2});
+  corpus.Build({.name = "site",
+                .source = small,
+                .chain = {&roots.v1},
+                .signers = {&keys.a, &keys.b},
+                .site = std::string(kFuzzSite)});
+  corpus.Build({.name = "other-site",
+                .source = small,
+                .chain = {&roots.v1},
+                .signers = {&keys.a, &keys.b},
+                .site = std::string("elsewhere")});
+  // Expired a year before the fuzz target's clock.
+  corpus.Build({.name = "expired",
+                .source = small,
+                .chain = {&roots.v1},
+                .signers = {&keys.a, &keys.b},
+                .created = kFuzzNow - 400 * 86400,
+                .lifetime = 30 * 86400});
+
+  // A delta: the small file is in the base and left out, a second file is carried.
+  const std::string delta = scratch / "delta";
+  MakeDir(delta);
+  AddSmallFile(delta);
+  AddGeneric(delta, "issue", "Ferry test system\n",
+             R"({"id": "issue-2026-11", "kind": "file", "file": "issue", "target_os": "debian-12",)"
+             R"( "severity": "low"})");
+  corpus.Build({.name = "delta",
+                .source = delta,
+                .chain = {&roots.v1},
+                .signers = {&keys.a, &keys.b},
+                .sequence = 3,
+                .base = small_path});
+
+  // Broken variants of the small bundle: truncations, trailing bytes, flipped bits.
+  const std::string good = ReadAll(small_path);
+  corpus.Store("cut-header", good.substr(0, 512));
+  corpus.Store("cut-half", good.substr(0, good.size() / 2));
+  corpus.Store("cut-end-marker", good.substr(0, good.size() - 1024));
+  corpus.Store("cut-last-byte", good.substr(0, good.size() - 1));
+  corpus.Store("trailing", good + std::string(512, 'x'));
+  corpus.Store("bad-signature", FlipAfter(good, "\"sig\":\"", 10));
+  corpus.Store("bad-payload", FlipAfter(good, "Patched by", 0));
+  corpus.Store("bad-root", FlipAfter(good, "\"expires\":", 2));
+  corpus.Store("bad-header-checksum", FlipAfter(good, std::string("ustar"), 100));
+
+  std::printf("wrote %d seed inputs to %s\n", corpus.count(), out_dir.c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace ferry::fuzz
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_fuzz_corpus OUT_DIR\n");
+    return 2;
+  }
+  try {
+    return ferry::fuzz::Main(argv[1]);
+  } catch (const std::exception& e) {
+    // The test-support helpers throw when dpkg-deb or the file system fails.
+    ferry::fuzz::Fail(e.what());
+  }
+}
