@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string_view>
 #include <tuple>
+#include <utility>
 
 #include "bundler/deb822.hpp"
 #include "bundler/deb_file.hpp"
@@ -31,6 +33,23 @@ constexpr size_t kMaxIndexFiles = 4096;
 std::string LibarchiveMessage(archive* a) {
   const char* message = archive_error_string(a);
   return message != nullptr ? message : "unknown libarchive error";
+}
+
+// Only decompressors built into libarchive: filter_all would also register filters that run an
+// external program (lrzip, lzop, grzip) on untrusted input.
+Status EnableBuiltInFilters(
+    archive* a, const std::string& what,
+    std::initializer_list<std::pair<const char*, int (*)(archive*)>> filters) {
+  for (const auto& [name, enable] : filters) {
+    const int rc = enable(a);
+    if (rc == ARCHIVE_WARN) {
+      return IoError(what + ": libarchive was built without " + name + " support");
+    }
+    if (rc != ARCHIVE_OK) {
+      return IoError(what + ": " + LibarchiveMessage(a));
+    }
+  }
+  return Ok();
 }
 
 bool IsHex(char c) {
@@ -205,8 +224,13 @@ Result<std::string> ReadMaybeCompressedFile(const std::string& path, size_t max_
   if (!reader) {
     return IoError(path + ": libarchive: out of memory");
   }
-  if (archive_read_support_filter_all(reader.get()) < ARCHIVE_WARN ||
-      archive_read_support_format_raw(reader.get()) != ARCHIVE_OK ||
+  FERRY_RETURN_IF_ERROR(EnableBuiltInFilters(reader.get(), path,
+                                             {{"gzip", archive_read_support_filter_gzip},
+                                              {"xz", archive_read_support_filter_xz},
+                                              {"bzip2", archive_read_support_filter_bzip2},
+                                              {"zstd", archive_read_support_filter_zstd},
+                                              {"lz4", archive_read_support_filter_lz4}}));
+  if (archive_read_support_format_raw(reader.get()) != ARCHIVE_OK ||
       archive_read_open_fd(reader.get(), file.fd(), 65536) != ARCHIVE_OK) {
     return InvalidError(path + ": " + LibarchiveMessage(reader.get()));
   }

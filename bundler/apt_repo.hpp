@@ -39,9 +39,9 @@ bool LooksLikeAptRepository(const std::string& dir);
 // architecture.
 Result<std::vector<AptPackage>> ReadAptRepository(const std::string& root);
 
-// Reads a whole file through libarchive's raw format with every decompression filter, so plain,
-// gzip, xz, bzip2, lz4 and zstd files all come back as their plain bytes; refuses output larger
-// than `max_bytes`.
+// Reads a whole file through libarchive's raw format and its built-in decompressors, so plain,
+// gzip, xz, bzip2, zstd and lz4 files all come back as their plain bytes (no external program is
+// ever run); refuses output larger than `max_bytes`.
 Result<std::string> ReadMaybeCompressedFile(const std::string& path, size_t max_bytes);
 
 // True when `filename` is a safe relative path: non-empty, not absolute, no "." or ".." or empty

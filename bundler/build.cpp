@@ -80,7 +80,7 @@ Result<std::vector<SourcePatch>> ListLooseFiles(const std::string& dir, const st
     const std::string path = fs::JoinPath(dir, name);
     if (name.ends_with(".deb")) {
       auto control = ReadDebControl(path);
-      if (!control.ok()) return std::move(control).error().Context(path);
+      if (!control.ok()) return std::move(control).error();
       out.push_back({DebPatch(control->package, control->version, control->architecture,
                               control->description, name, target_os),
                      path});

@@ -74,7 +74,8 @@ Result<crypto::TrustRoot> CheckTrust(const BundleHead& head, const crypto::Trust
                         std::to_string(manifest.root_version) + " but the chain reaches only " +
                         std::to_string(root->version));
   }
-  auto signatures = crypto::VerifyThreshold(head.envelope, root->keys, root->bundle_role, "manifest");
+  auto signatures = crypto::VerifyThreshold(head.envelope, root->keys, root->bundle_role, "manifest",
+                                            "bundle");
   if (!signatures.ok()) return std::move(signatures).error().Context(path);
   // Expiry is checked only once the signature shows the dates are the signer's.
   if (options.now >= manifest.expires) {
@@ -110,7 +111,16 @@ Result<VerifiedBundle> VerifyBundle(const std::string& path, const crypto::Trust
   FERRY_ASSIGN_OR_RETURN(TarReader reader, TarReader::Open(path));
   FERRY_ASSIGN_OR_RETURN(HeadRead read, ReadHead(reader, path));
   VerifiedBundle result;
-  FERRY_ASSIGN_OR_RETURN(result.root, CheckTrust(read.head, pinned, options, path));
+  if (options.already_known) {
+    FERRY_ASSIGN_OR_RETURN(result.already_known, options.already_known(read.head.manifest_text));
+  }
+  if (!result.already_known) {
+    FERRY_ASSIGN_OR_RETURN(result.root, CheckTrust(read.head, pinned, options, path));
+    if (options.on_head) {
+      Status accepted = options.on_head(read.head, result.root);
+      if (!accepted.ok()) return std::move(accepted).error().Context(path);
+    }
+  }
   result.head = std::move(read.head);
 
   // Every carried payload once, by member name; the manifest is the only source of truth.

@@ -39,13 +39,6 @@ class PayloadSink {
   virtual Status EndPayload(const PayloadRef& payload) = 0;
 };
 
-struct VerifyOptions {
-  UnixTime now = 0;  // expiry of the final root and of the manifest is checked against this
-  std::optional<std::string> site;  // when set, a bundle bound to another site is refused
-  // Called as payload bytes are read: bytes done so far and the bundle's payload total.
-  std::function<void(uint64_t done, uint64_t total)> progress;
-};
-
 // The signed head of a bundle: root chain and manifest, as stored.
 struct BundleHead {
   std::vector<std::string> root_chain;  // root/*.json texts in version order
@@ -54,11 +47,28 @@ struct BundleHead {
   Manifest manifest;
 };
 
+struct VerifyOptions {
+  UnixTime now = 0;  // expiry of the final root and of the manifest is checked against this
+  std::optional<std::string> site;  // when set, a bundle bound to another site is refused
+  // Called as payload bytes are read: bytes done so far and the bundle's payload total.
+  std::function<void(uint64_t done, uint64_t total)> progress;
+  // Called with the stored manifest bytes before any signature is checked. True means the reader
+  // already holds exactly this manifest, verified when it first came: the signatures, expiry and
+  // on_head are not checked again (so re-importing stays possible after a key rotation), but every
+  // payload is still checked against it, so a damaged copy is still refused.
+  std::function<Result<bool>(std::string_view manifest_text)> already_known;
+  // Called once the head is trusted and before any payload byte is read, for checks that need the
+  // reader's own state (a relay's rollback and delta-base checks). An error refuses the bundle.
+  std::function<Status(const BundleHead& head, const crypto::TrustRoot& root)> on_head;
+};
+
 struct VerifiedBundle {
   BundleHead head;
   crypto::TrustRoot root;  // the newest root the chain led to
   uint64_t payload_bytes = 0;
   size_t payload_count = 0;
+  // already_known said yes: the manifest was not re-verified and `root` is not set.
+  bool already_known = false;
 };
 
 // Verifies the whole bundle at `path`. Any failure of integrity or trust is ErrorKind::kInvalid

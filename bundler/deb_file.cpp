@@ -4,8 +4,10 @@
 #include <archive_entry.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <memory>
 #include <string_view>
+#include <utility>
 
 #include "bundler/deb822.hpp"
 #include "bundler/debian_version.hpp"
@@ -27,6 +29,23 @@ constexpr size_t kMaxDebianBinaryBytes = 4096;
 std::string LibarchiveMessage(archive* a) {
   const char* message = archive_error_string(a);
   return message != nullptr ? message : "unknown libarchive error";
+}
+
+// Only decompressors built into libarchive: filter_all would also register filters that run an
+// external program (lrzip, lzop, grzip) on untrusted input.
+Status EnableBuiltInFilters(
+    archive* a, const std::string& what,
+    std::initializer_list<std::pair<const char*, int (*)(archive*)>> filters) {
+  for (const auto& [name, enable] : filters) {
+    const int rc = enable(a);
+    if (rc == ARCHIVE_WARN) {
+      return IoError(what + ": libarchive was built without " + name + " support");
+    }
+    if (rc != ARCHIVE_OK) {
+      return IoError(what + ": " + LibarchiveMessage(a));
+    }
+  }
+  return Ok();
 }
 
 // Reads the current entry's data, refusing more than `max_bytes`.
@@ -128,8 +147,13 @@ Result<std::string> ReadControlFile(const std::string& member, const std::string
   if (!tar) {
     return IoError(what + ": libarchive: out of memory");
   }
-  if (archive_read_support_filter_all(tar.get()) < ARCHIVE_WARN ||
-      archive_read_support_format_tar(tar.get()) != ARCHIVE_OK ||
+  // The compressions dpkg-deb writes for control.tar (and bzip2, which older tools used).
+  FERRY_RETURN_IF_ERROR(EnableBuiltInFilters(tar.get(), what,
+                                             {{"gzip", archive_read_support_filter_gzip},
+                                              {"xz", archive_read_support_filter_xz},
+                                              {"zstd", archive_read_support_filter_zstd},
+                                              {"bzip2", archive_read_support_filter_bzip2}}));
+  if (archive_read_support_format_tar(tar.get()) != ARCHIVE_OK ||
       archive_read_open_memory(tar.get(), member.data(), member.size()) != ARCHIVE_OK) {
     return InvalidError(what + ": " + LibarchiveMessage(tar.get()));
   }

@@ -122,6 +122,8 @@ Result<PayloadRef> PayloadFromJson(const json::Value& value, const std::string& 
   return payload;
 }
 
+}  // namespace
+
 Result<Patch> PatchFromJson(const json::Value& value, const std::string& path) {
   FERRY_ASSIGN_OR_RETURN(json::ObjectReader reader, json::ObjectReader::Open(value, path));
   Patch patch;
@@ -197,6 +199,8 @@ json::Value PatchToJson(const Patch& patch) {
   }
   return object;
 }
+
+namespace {
 
 Result<std::pair<int64_t, int64_t>> ParseFormat(const std::string& text) {
   const size_t dot = text.find('.');

@@ -79,6 +79,10 @@ struct Manifest {
 // patch ids unique, and every patch with the same payload hash agreeing on its size.
 Result<Manifest> ManifestFromJson(const json::Value& value);
 
+// One patch as the manifest writes it, and read back strictly (`path` names it in errors).
+json::Value PatchToJson(const Patch& patch);
+Result<Patch> PatchFromJson(const json::Value& value, const std::string& path);
+
 // True for names used as channel, patch id, package or architecture: [A-Za-z0-9._+~:-] and underscore, 1..128.
 bool IsSafeIdentifier(std::string_view text);
 

@@ -1,8 +1,11 @@
 #include "bundler/osv.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <iterator>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "bundler/cvss.hpp"
 #include "bundler/debian_version.hpp"
@@ -53,12 +56,13 @@ std::optional<std::string> CveFromId(std::string_view id) {
 }
 
 int SeverityRank(std::string_view severity) {
-  if (severity == "critical") return 5;
-  if (severity == "high") return 4;
-  if (severity == "medium") return 3;
-  if (severity == "low") return 2;
-  if (severity == "none") return 1;
-  return 0;
+  constexpr std::string_view kOrder[] = {"none", "low", "medium", "high", "critical"};
+  for (size_t i = 0; i < std::size(kOrder); ++i) {
+    if (severity == kOrder[i]) {
+      return static_cast<int>(i) + 1;
+    }
+  }
+  return 0;  // unknown
 }
 
 bool IsDebianLikeEcosystem(std::string_view ecosystem) {
@@ -493,11 +497,16 @@ std::string NormalizeSeverityWord(std::string_view word) {
     word.remove_prefix(1);
   }
   const std::string lower = Lower(word);
-  if (lower == "critical") return "critical";
-  if (lower == "high" || lower == "important") return "high";
-  if (lower == "medium" || lower == "moderate") return "medium";
-  if (lower == "low" || lower == "negligible" || lower == "unimportant") return "low";
-  if (lower == "none") return "none";
+  static constexpr std::pair<std::string_view, std::string_view> kWords[] = {
+      {"critical", "critical"}, {"high", "high"},       {"important", "high"},
+      {"medium", "medium"},     {"moderate", "medium"}, {"low", "low"},
+      {"negligible", "low"},    {"unimportant", "low"}, {"none", "none"},
+  };
+  for (const auto& [word_in, severity] : kWords) {
+    if (lower == word_in) {
+      return std::string(severity);
+    }
+  }
   return "unknown";
 }
 
@@ -514,7 +523,9 @@ Result<std::vector<Advisory>> LoadAdvisories(const std::string& dir) {
       continue;
     }
     const std::string path = fs::JoinPath(dir, name);
-    if (fs::IsDirectory(path)) {
+    std::error_code ec;
+    // Only regular files (or links to them): a FIFO named x.json would block the build forever.
+    if (!std::filesystem::is_regular_file(path, ec)) {
       continue;
     }
     FERRY_ASSIGN_OR_RETURN(std::string text, fs::ReadFile(path, kMaxOsvFileBytes));

@@ -53,8 +53,8 @@ struct Advisory {
 // id or Debian fixed version is refused). `origin` names the document in errors.
 Result<Advisory> ParseOsvAdvisory(std::string_view text, std::string_view origin);
 
-// Parses every regular file named *.json directly in `dir`, in name order; each at most
-// kMaxOsvFileBytes. Two files with the same advisory id are refused.
+// Parses every regular file (or link to one) named *.json directly in `dir`, in name order; each at
+// most kMaxOsvFileBytes. Two files with the same advisory id are refused.
 Result<std::vector<Advisory>> LoadAdvisories(const std::string& dir);
 
 // The Ferry target OS for an OSV ecosystem: "Debian:12" -> "debian-12", "Debian" -> "debian",

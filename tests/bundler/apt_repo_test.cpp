@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -136,7 +137,7 @@ TEST_F(AptRepoTest, RefusesUnsafeOrIncompleteStanzas) {
   Write(index, with("/etc/passwd", "1", kSha));
   ExpectInvalid(ReadAptRepository(root_), "dists/s/main/binary-amd64/Packages:1: Filename");
   Write(index,
-        "Package: z\nVersion: 1\nArchitecture: all\nFilename: pool/z.deb\nSize: 1\n"
+        "Package: zz\nVersion: 1\nArchitecture: all\nFilename: pool/z.deb\nSize: 1\n"
         "SHA256: " +
             std::string(kSha) + "\n\n" + with("pool/../../x.deb", "1", kSha));
   ExpectInvalid(ReadAptRepository(root_), "Packages:8: Filename \"pool/../../x.deb\"");
@@ -185,6 +186,42 @@ TEST_F(AptRepoTest, DecompressionIsCapped) {
   auto missing = ReadMaybeCompressedFile(root_ + "/absent", 10);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().kind(), ErrorKind::kIo);
+}
+
+// Every index apt downloaded on this machine, laid out as a mirror, must read cleanly: real
+// stanzas pass the name, version, architecture, Filename, Size and SHA256 checks.
+TEST_F(AptRepoTest, ReadsTheSystemIndexesAsAMirror) {
+  size_t stanzas = 0;
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator("/var/lib/apt/lists", ec)) {
+    const std::string name = entry.path().filename().string();
+    const size_t at = name.find("_dists_");
+    if (!entry.is_regular_file() || name.find("_Packages") == std::string::npos ||
+        at == std::string::npos) {
+      continue;
+    }
+    auto text = ReadMaybeCompressedFile(entry.path().string(), kMaxPackagesIndexBytes);
+    ASSERT_TRUE(text.ok()) << text.error().message();
+    // deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4 -> dists/bookworm/...
+    std::string relative = name.substr(at + 1, name.find("_Packages") - at - 1);
+    std::replace(relative.begin(), relative.end(), '_', '/');
+    Write(relative + "/Packages", *text);
+    for (size_t pos = text->find("Package: "); pos != std::string::npos;
+         pos = text->find("\nPackage: ", pos + 1)) {
+      ++stanzas;
+    }
+  }
+  if (stanzas == 0) {
+    GTEST_SKIP() << "no Packages files in /var/lib/apt/lists";
+  }
+  auto packages = ReadAptRepository(root_);
+  ASSERT_TRUE(packages.ok()) << packages.error().message();
+  // Point releases repeat a few entries across suites; those collapse into one.
+  EXPECT_GT(packages->size(), stanzas * 9 / 10);
+  EXPECT_LE(packages->size(), stanzas);
+  for (const AptPackage& p : *packages) {
+    ASSERT_EQ(p.filename.rfind("pool/", 0), 0u) << p.filename;
+  }
 }
 
 TEST(SafeRelativePathTest, Rules) {

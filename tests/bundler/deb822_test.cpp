@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
+
+#include "bundler/apt_repo.hpp"
 
 namespace ferry::bundler {
 namespace {
@@ -123,6 +126,42 @@ TEST(Deb822Test, VisitorErrorsStopTheWalk) {
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().message(), "stop at two");
   EXPECT_EQ(seen, 2);
+}
+
+// The default limits must let every real index through: Debian's own Packages files have lines
+// past 64 KiB (long Provides fields).
+TEST(Deb822Test, ParsesTheSystemPackagesIndexes) {
+  size_t files = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/var/lib/apt/lists", ec)) {
+    if (!entry.is_regular_file() ||
+        entry.path().filename().string().find("_Packages") == std::string::npos) {
+      continue;
+    }
+    auto text = ReadMaybeCompressedFile(entry.path().string(), kMaxPackagesIndexBytes);
+    ASSERT_TRUE(text.ok()) << text.error().message();
+    size_t expected = (text->rfind("Package: ", 0) == 0) ? 1 : 0;
+    for (size_t pos = text->find("\nPackage: "); pos != std::string::npos;
+         pos = text->find("\nPackage: ", pos + 1)) {
+      ++expected;
+    }
+    size_t stanzas = 0;
+    const Status status =
+        ForEachDeb822Stanza(*text, entry.path().string(), [&](Stanza&& stanza) -> Status {
+          ++stanzas;
+          if (!stanza.Get("Package") || !stanza.Get("Version") || !stanza.Get("Filename")) {
+            return InvalidError("stanza at line " + std::to_string(stanza.line()) +
+                                " lacks Package, Version or Filename");
+          }
+          return Ok();
+        });
+    ASSERT_TRUE(status.ok()) << status.error().message();
+    EXPECT_EQ(stanzas, expected) << entry.path();
+    ++files;
+  }
+  if (files == 0) {
+    GTEST_SKIP() << "no Packages files in /var/lib/apt/lists";
+  }
 }
 
 }  // namespace

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <vector>
 
 namespace ferry::bundler {
 namespace {
@@ -31,7 +34,7 @@ class DebFileTest : public ::testing::Test {
   }
 
   void Run(const std::string& command) {
-    const std::string full = "cd '" + dir_ + "' && " + command + " >/dev/null 2>&1";
+    const std::string full = "cd '" + dir_ + "' && (" + command + ") >/dev/null 2>&1";
     ASSERT_EQ(std::system(full.c_str()), 0) << full;
   }
 
@@ -171,6 +174,23 @@ TEST_F(DebFileTest, RefusesWrongArStructure) {
   EXPECT_EQ(control->package, "aa");
 }
 
+TEST_F(DebFileTest, EnforcesSizeCaps) {
+  Write("debian-binary", "2.0\n");
+  // A control file just over 1 MiB.
+  Write("big/control", "Package: big\nVersion: 1.0\nArchitecture: all\nX-Filler: " +
+                           std::string(kMaxControlFileBytes, 'a') + "\n");
+  Run("cd big && tar -czf ../big-control.tar.gz ./control && cd .. && mkdir -p m1 && "
+      "cp debian-binary m1/ && cp big-control.tar.gz m1/control.tar.gz && cd m1 && "
+      "ar rc ../big-control.deb debian-binary control.tar.gz");
+  ExpectInvalid(ReadDebControl(dir_ + "/big-control.deb"), "./control is larger than 1048576");
+  // An uncompressed control.tar over 16 MiB (a huge maintainer script beside ./control).
+  Write("huge/control", "Package: huge\nVersion: 1.0\nArchitecture: all\n");
+  Write("huge/postinst", std::string(kMaxControlArchiveBytes, '#'));
+  Run("cd huge && tar -cf ../control.tar ./control ./postinst && cd .. && "
+      "ar rc huge.deb debian-binary control.tar");
+  ExpectInvalid(ReadDebControl(dir_ + "/huge.deb"), "control.tar: larger than 16777216 bytes");
+}
+
 TEST_F(DebFileTest, RefusesTruncatedDeb) {
   const std::string path = BuildDeb("trunc", kControl);
   // Cut inside the control member: the header promises more bytes than the file holds.
@@ -184,6 +204,39 @@ TEST_F(DebFileTest, RefusesControlFileWithTwoStanzas) {
   const std::string path = BuildDeb(
       "two", "Package: two\nVersion: 1.0\nArchitecture: all\n\nPackage: three\n", "--nocheck");
   ExpectInvalid(ReadDebControl(path), "expected one stanza, found 2");
+}
+
+// Real archive packages (whatever apt left in its cache) must read exactly as dpkg-deb reads them.
+TEST_F(DebFileTest, AgreesWithDpkgDebOnCachedPackages) {
+  std::vector<std::string> debs;
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator("/var/cache/apt/archives", ec)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".deb") {
+      debs.push_back(entry.path().string());
+    }
+  }
+  if (debs.empty()) {
+    GTEST_SKIP() << "no .deb files in /var/cache/apt/archives";
+  }
+  std::sort(debs.begin(), debs.end());
+  constexpr size_t kSample = 40;
+  const size_t step = std::max<size_t>(1, debs.size() / kSample);
+  std::string expected;
+  std::string ours;
+  std::string command;
+  for (size_t i = 0; i < debs.size(); i += step) {
+    auto control = ReadDebControl(debs[i]);
+    ASSERT_TRUE(control.ok()) << control.error().message();
+    ours += control->package + " " + control->version + " " + control->architecture + " " +
+            control->source.value_or("-") + "\n";
+    command += "f='" + debs[i] +
+               "'; s=$(dpkg-deb -f \"$f\" Source); echo \"$(dpkg-deb -f \"$f\" Package) "
+               "$(dpkg-deb -f \"$f\" Version) $(dpkg-deb -f \"$f\" Architecture) ${s:--}\"; ";
+  }
+  Run("{ " + command + "} > expected.txt");
+  std::ifstream in(stdfs::path(dir_) / "expected.txt");
+  expected.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  EXPECT_EQ(ours, expected);
 }
 
 TEST(DebNamesTest, PackageAndArchitectureRules) {

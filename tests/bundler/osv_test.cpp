@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -25,10 +26,12 @@ constexpr const char* kDsa = R"({
   "related": ["CVE-2020-9999"],
   "affected": [
     {"package": {"ecosystem": "Debian:12", "name": "openssl"},
-     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.0.11-1~deb12u1"}]}],
+     "ranges": [{"type": "ECOSYSTEM",
+                 "events": [{"introduced": "0"}, {"fixed": "3.0.11-1~deb12u1"}]}],
      "ecosystem_specific": {"urgency": "high**"}},
     {"package": {"ecosystem": "Debian:11", "name": "openssl"},
-     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.1.1w-0+deb11u1"}]}]}
+     "ranges": [{"type": "ECOSYSTEM",
+                 "events": [{"introduced": "0"}, {"fixed": "1.1.1w-0+deb11u1"}]}]}
   ],
   "references": [{"type": "ADVISORY", "url": "https://www.debian.org/security/2023/dsa-5500"}],
   "future_field": {"nested": [1.5, 2e3, null, true]}
@@ -44,7 +47,8 @@ constexpr const char* kGhsa = R"({
     {"type": "CVSS_V4", "score": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"}
   ],
   "affected": [{"package": {"ecosystem": "PyPI", "name": "example"},
-                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "1.0rc1"}, {"fixed": "1.2"}]}]}],
+                "ranges": [{"type": "ECOSYSTEM",
+                            "events": [{"introduced": "1.0rc1"}, {"fixed": "1.2"}]}]}],
   "database_specific": {"severity": "MODERATE", "cwe_ids": ["CWE-79"], "score": 6.1}
 })";
 
@@ -192,7 +196,8 @@ TEST(OsvTest, AdvisoriesFixedByVersion) {
   advisories.push_back(ParseOsvAdvisory(R"({"id": "DEBIAN-CVE-2023-3333",
       "upstream": ["CVE-2023-3333"],
       "affected": [{"package": {"ecosystem": "Debian", "name": "openssl"},
-        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.0.10-1"}]}]}]})",
+        "ranges": [{"type": "ECOSYSTEM",
+                    "events": [{"introduced": "0"}, {"fixed": "3.0.10-1"}]}]}]})",
                                         "any.json")
                            .value());
   // Vulnerable again from 3.1.0 until 3.1.2: a version in between is not fixed although it is
@@ -238,6 +243,7 @@ TEST(OsvTest, LoadsJsonFilesInNameOrderAndRefusesDuplicateIds) {
   write("a.json", R"({"id": "A-1"})");
   write("readme.txt", "not an advisory");
   stdfs::create_directory(dir / "sub.json");
+  ASSERT_EQ(mkfifo((dir / "fifo.json").c_str(), 0600), 0);  // would block if opened
   auto loaded = LoadAdvisories(dir.string());
   ASSERT_TRUE(loaded.ok()) << loaded.error().message();
   ASSERT_EQ(loaded->size(), 2u);

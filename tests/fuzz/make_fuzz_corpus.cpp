@@ -120,13 +120,19 @@ class Corpus {
   int count_ = 0;
 };
 
-// Flips one byte at the first occurrence of `marker` plus `skip`, or fails.
-std::string FlipAfter(std::string bytes, const std::string& marker, size_t skip) {
-  const size_t at = bytes.find(marker);
+// Changes the byte `skip` bytes after the first `marker` that follows the first `from`: a hex
+// digit becomes another hex digit (so a signature stays well-formed but wrong), anything else has
+// its low bit flipped.
+std::string Corrupt(std::string bytes, const std::string& from, const std::string& marker,
+                    size_t skip) {
+  const size_t start = bytes.find(from);
+  const size_t at = start == std::string::npos ? start : bytes.find(marker, start);
   if (at == std::string::npos || at + marker.size() + skip >= bytes.size()) {
-    Fail("marker \"" + marker + "\" not found");
+    Fail("marker \"" + marker + "\" after \"" + from + "\" not found");
   }
-  bytes[at + marker.size() + skip] ^= 0x01;
+  char& c = bytes[at + marker.size() + skip];
+  const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  c = hex ? (c == '0' ? '1' : '0') : static_cast<char>(c ^ 0x01);
   return bytes;
 }
 
@@ -210,10 +216,12 @@ int Main(const std::string& out_dir) {
   corpus.Store("cut-end-marker", good.substr(0, good.size() - 1024));
   corpus.Store("cut-last-byte", good.substr(0, good.size() - 1));
   corpus.Store("trailing", good + std::string(512, 'x'));
-  corpus.Store("bad-signature", FlipAfter(good, "\"sig\":\"", 10));
-  corpus.Store("bad-payload", FlipAfter(good, "Patched by", 0));
-  corpus.Store("bad-root", FlipAfter(good, "\"expires\":", 2));
-  corpus.Store("bad-header-checksum", FlipAfter(good, std::string("ustar"), 100));
+  // The first "manifest.json" is the member's tar header; its signatures follow in the data.
+  corpus.Store("bad-manifest-signature", Corrupt(good, "manifest.json", "\"sig\":\"", 10));
+  corpus.Store("bad-root-signature", Corrupt(good, "root/", "\"sig\":\"", 10));
+  corpus.Store("bad-root-expiry", Corrupt(good, "root/", "\"expires\":", 2));
+  corpus.Store("bad-payload", Corrupt(good, "payloads/", "Patched by", 0));
+  corpus.Store("bad-header-checksum", Corrupt(good, "root/", "ustar", 100));
 
   std::printf("wrote %d seed inputs to %s\n", corpus.count(), out_dir.c_str());
   return 0;
