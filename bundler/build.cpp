@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 #include <set>
 
 #include "bundler/apt_repo.hpp"
@@ -19,14 +20,6 @@
 
 namespace ferry::bundler {
 namespace {
-
-int SeverityRank(std::string_view severity) {
-  constexpr std::string_view kOrder[] = {"unknown", "none", "low", "medium", "high", "critical"};
-  for (int i = 0; i < 6; ++i) {
-    if (kOrder[i] == severity) return i;
-  }
-  return 0;
-}
 
 Result<uint64_t> FileSize(const std::string& path) {
   struct stat st {};
@@ -117,17 +110,22 @@ Result<std::vector<SourcePatch>> ListLooseFiles(const std::string& dir, const st
 
 // Newer versions of a package supersede the older ones the same bundle carries.
 void LinkSupersedes(std::vector<SourcePatch>& sources) {
-  for (SourcePatch& newer : sources) {
-    if (newer.patch.kind != "deb") continue;
-    for (const SourcePatch& older : sources) {
-      if (older.patch.kind == "deb" && older.patch.package == newer.patch.package &&
-          older.patch.architecture == newer.patch.architecture &&
-          older.patch.target_os == newer.patch.target_os &&
-          CompareDebianVersions(older.patch.version, newer.patch.version) < 0) {
-        newer.patch.supersedes.push_back(older.patch.id);
+  // Grouped first, so a mirror of many packages costs the square of versions per package only.
+  std::map<std::tuple<std::string, std::string, std::string>, std::vector<Patch*>> groups;
+  for (SourcePatch& source : sources) {
+    if (source.patch.kind != "deb") continue;
+    groups[{source.patch.package, source.patch.architecture, source.patch.target_os}].push_back(
+        &source.patch);
+  }
+  for (auto& [key, patches] : groups) {
+    for (Patch* newer : patches) {
+      for (const Patch* older : patches) {
+        if (CompareDebianVersions(older->version, newer->version) < 0) {
+          newer->supersedes.push_back(older->id);
+        }
       }
+      std::sort(newer->supersedes.begin(), newer->supersedes.end());
     }
-    std::sort(newer.patch.supersedes.begin(), newer.patch.supersedes.end());
   }
 }
 
@@ -319,6 +317,12 @@ Result<BuildSummary> BuildBundle(const BuildOptions& options) {
   if (!checked.ok()) return std::move(checked).error().Context("built manifest");
 
   FERRY_ASSIGN_OR_RETURN(std::string manifest_text, crypto::SignEnvelope(manifest.ToJson(), options.keys));
+  if (manifest_text.size() > kMaxManifestSize) {
+    return UsageError("the manifest of " + std::to_string(manifest.patches.size()) + " patches is " +
+                      std::to_string(manifest_text.size()) +
+                      " bytes, over the 16 MiB cap every reader enforces; split the source into "
+                      "several bundles");
+  }
   BundleWriteInput input;
   for (const crypto::TrustRoot* link : chain) input.root_chain.push_back(link->text);
   input.manifest_text = std::move(manifest_text);

@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "bundler/bundle_reader.hpp"
 #include "bundler/tar_writer.hpp"
 #include "crypto/hash.hpp"
@@ -41,7 +44,10 @@ Status CopyPayload(const PayloadSource& source, const TarWriter::WriteFn& write,
 }  // namespace
 
 Status WriteBundle(const std::string& out_path, const BundleWriteInput& input) {
-  const std::string temp = out_path + ".partial";
+  if (fs::Exists(out_path)) {
+    return IoError(out_path + ": already exists; refusing to overwrite it");
+  }
+  const std::string temp = out_path + ".partial." + std::to_string(::getpid());
   ::unlink(temp.c_str());
   FERRY_ASSIGN_OR_RETURN(fs::File file, fs::File::CreateNew(temp, 0644));
   const auto fail = [&](Error error) {
@@ -75,10 +81,13 @@ Status WriteBundle(const std::string& out_path, const BundleWriteInput& input) {
   if (finished.ok()) finished = file.Sync();
   if (finished.ok()) finished = file.Close();
   if (!finished.ok()) return fail(std::move(finished).error());
-  if (::rename(temp.c_str(), out_path.c_str()) != 0) {
-    return fail(IoError(out_path + ": cannot rename the finished bundle into place"));
+  // link() rather than rename(): it refuses to replace a file that appeared meanwhile.
+  if (::link(temp.c_str(), out_path.c_str()) != 0) {
+    return fail(IoError(out_path + ": cannot put the finished bundle in place: " +
+                        std::strerror(errno)));
   }
-  return Ok();
+  ::unlink(temp.c_str());
+  return fs::SyncDirectory(fs::ParentDirectory(out_path));
 }
 
 }  // namespace ferry::bundler

@@ -40,31 +40,57 @@ constexpr const char* kUsage = R"(usage: ferry-bundle COMMAND [OPTIONS]
 Exit codes: 0 success, 1 verification failed, 2 usage, 3 I/O or environment.
 )";
 
-// A passphrase from --passphrase-file, else from the terminal; never from an argument.
-crypto::PassphraseProvider MakePassphraseProvider(const std::optional<std::string>& file) {
-  return [file](const std::string& key_path) -> Result<crypto::SecureBuffer> {
+// Reads one line from the terminal without echo.
+Result<crypto::SecureBuffer> PromptHidden(const std::string& prompt) {
+  std::fprintf(stderr, "%s", prompt.c_str());
+  termios old_mode {};
+  ::tcgetattr(STDIN_FILENO, &old_mode);
+  termios quiet = old_mode;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  crypto::SecureBuffer line(crypto::kMaxPassphraseBytes + 1);
+  size_t length = 0;
+  int c = 0;
+  while ((c = std::getchar()) != EOF && c != '\n') {
+    if (length < line.size()) line.data()[length] = static_cast<uint8_t>(c);
+    ++length;
+  }
+  ::tcsetattr(STDIN_FILENO, TCSANOW, &old_mode);
+  std::fprintf(stderr, "\n");
+  if (length == 0) return UsageError("empty passphrase");
+  if (length > crypto::kMaxPassphraseBytes) {
+    return UsageError("passphrase longer than " + std::to_string(crypto::kMaxPassphraseBytes) +
+                      " bytes");
+  }
+  line.Truncate(length);
+  return line;
+}
+
+// A passphrase from --passphrase-file, else from the terminal; never from an argument. With
+// `confirm` (a new key) the terminal asks twice, since a typo would make the key unusable.
+crypto::PassphraseProvider MakePassphraseProvider(const std::optional<std::string>& file,
+                                                  bool confirm = false) {
+  return [file, confirm](const std::string& key_path) -> Result<crypto::SecureBuffer> {
     if (file) return crypto::ReadPassphraseFile(*file);
     if (::isatty(STDIN_FILENO) != 1) {
       return UsageError(key_path + " is encrypted: give --passphrase-file F");
     }
-    std::fprintf(stderr, "Passphrase for %s: ", key_path.c_str());
-    termios old_mode {};
-    ::tcgetattr(STDIN_FILENO, &old_mode);
-    termios quiet = old_mode;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-    crypto::SecureBuffer line(1024);
-    size_t length = 0;
-    int c = 0;
-    while ((c = std::getchar()) != EOF && c != '\n' && length < line.size()) {
-      line.data()[length++] = static_cast<uint8_t>(c);
+    FERRY_ASSIGN_OR_RETURN(crypto::SecureBuffer first, PromptHidden("Passphrase for " + key_path + ": "));
+    if (!confirm) return first;
+    FERRY_ASSIGN_OR_RETURN(const crypto::SecureBuffer again, PromptHidden("Repeat it: "));
+    if (!crypto::ConstantTimeEqual(first.span(), again.span())) {
+      return UsageError("the two passphrases differ");
     }
-    ::tcsetattr(STDIN_FILENO, TCSANOW, &old_mode);
-    std::fprintf(stderr, "\n");
-    if (length == 0) return UsageError("empty passphrase");
-    line.Truncate(length);
-    return line;
+    return first;
   };
+}
+
+// Commands that take no positional arguments refuse stray words instead of ignoring them.
+Status NoPositional(const Args& args) {
+  if (!args.positional().empty()) {
+    return UsageError("unexpected argument \"" + args.positional().front() + "\"");
+  }
+  return Ok();
 }
 
 Result<std::vector<crypto::SigningKey>> LoadSigningKeys(const std::vector<std::string>& paths,
@@ -117,13 +143,18 @@ Status Keygen(std::span<char* const> argv) {
   FERRY_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, {{"out", Arity::kOne},
                                                        {"passphrase-file", Arity::kOne},
                                                        {"unencrypted", Arity::kFlag}}));
+  FERRY_RETURN_IF_ERROR(NoPositional(args));
   FERRY_ASSIGN_OR_RETURN(const std::string prefix, args.Require("out"));
   if (args.Has("unencrypted") && args.Has("passphrase-file")) {
     return UsageError("--unencrypted and --passphrase-file exclude each other");
   }
+  // Checked up front so a refusal never leaves half a key pair behind.
+  for (const std::string& path : {prefix + ".key", prefix + ".pub"}) {
+    if (fs::Exists(path)) return IoError(path + ": already exists; refusing to overwrite it");
+  }
   std::optional<crypto::SecureBuffer> passphrase;
   if (!args.Has("unencrypted")) {
-    const auto provider = MakePassphraseProvider(args.Get("passphrase-file"));
+    const auto provider = MakePassphraseProvider(args.Get("passphrase-file"), /*confirm=*/true);
     FERRY_ASSIGN_OR_RETURN(passphrase, provider(prefix + ".key"));
   }
   FERRY_ASSIGN_OR_RETURN(crypto::SigningKey key, crypto::SigningKey::Generate());
@@ -135,12 +166,21 @@ Status Keygen(std::span<char* const> argv) {
   return Ok();
 }
 
+// A root the options describe but the format forbids (a threshold above the key count, a key
+// listed twice) is the operator's command-line mistake: a usage error.
+Status CheckRootOptions(const crypto::TrustRoot& root, const std::string& out) {
+  const Status valid = crypto::ValidateTrustRoot(root, out);
+  if (!valid.ok()) return UsageError(valid.error().message());
+  return Ok();
+}
+
 Status WriteRoot(const crypto::TrustRoot& root, const std::vector<crypto::SigningKey>& keys,
                  const std::string& out) {
   FERRY_ASSIGN_OR_RETURN(const std::string text, crypto::SignTrustRoot(root, Pointers(keys)));
   // Re-read what was signed so a root that would be refused later is refused now.
-  FERRY_RETURN_IF_ERROR(crypto::ParseTrustRoot(text).ok() ? Ok()
-                                                            : crypto::ParseTrustRoot(text).error());
+  if (auto reread = crypto::ParseTrustRoot(text); !reread.ok()) {
+    return UsageError("the new root would not verify: " + reread.error().message());
+  }
   FERRY_RETURN_IF_ERROR(fs::WriteFileAtomic(out, text, 0644, /*overwrite=*/false));
   std::printf("root version %lld written to %s (expires %s)\n", static_cast<long long>(root.version),
               out.c_str(), FormatTime(root.expires).c_str());
@@ -153,6 +193,7 @@ Status RootInit(std::span<char* const> argv) {
                                     {"bundle-key", Arity::kMany}, {"bundle-threshold", Arity::kOne},
                                     {"expires", Arity::kOne}, {"out", Arity::kOne},
                                     {"passphrase-file", Arity::kOne}}));
+  FERRY_RETURN_IF_ERROR(NoPositional(args));
   FERRY_ASSIGN_OR_RETURN(const std::string out, args.Require("out"));
   FERRY_ASSIGN_OR_RETURN(const std::string expires, args.Require("expires"));
   FERRY_ASSIGN_OR_RETURN(const int64_t lifetime, ParseDuration(expires));
@@ -176,7 +217,7 @@ Status RootInit(std::span<char* const> argv) {
   for (const auto& key : root_keys) root_public.push_back(key.public_key());
   FERRY_ASSIGN_OR_RETURN(root.root_role, RoleFromKeys(root_public, *threshold, root.keys));
   FERRY_ASSIGN_OR_RETURN(root.bundle_role, RoleFromKeys(bundle_keys, *bundle_threshold, root.keys));
-  FERRY_RETURN_IF_ERROR(crypto::ValidateTrustRoot(root, out));
+  FERRY_RETURN_IF_ERROR(CheckRootOptions(root, out));
   return WriteRoot(root, root_keys, out);
 }
 
@@ -187,6 +228,7 @@ Status RootRotate(std::span<char* const> argv) {
                                     {"bundle-key", Arity::kMany}, {"bundle-threshold", Arity::kOne},
                                     {"expires", Arity::kOne}, {"out", Arity::kOne},
                                     {"passphrase-file", Arity::kOne}}));
+  FERRY_RETURN_IF_ERROR(NoPositional(args));
   FERRY_ASSIGN_OR_RETURN(const std::string current_path, args.Require("root"));
   FERRY_ASSIGN_OR_RETURN(const std::string out, args.Require("out"));
   FERRY_ASSIGN_OR_RETURN(const std::string expires, args.Require("expires"));
@@ -218,7 +260,7 @@ Status RootRotate(std::span<char* const> argv) {
   FERRY_ASSIGN_OR_RETURN(
       next.bundle_role,
       RoleFromKeys(bundle_keys, bundle_threshold.value_or(current.bundle_role.threshold), next.keys));
-  FERRY_RETURN_IF_ERROR(crypto::ValidateTrustRoot(next, out));
+  FERRY_RETURN_IF_ERROR(CheckRootOptions(next, out));
   FERRY_ASSIGN_OR_RETURN(
       const std::vector<crypto::SigningKey> signers,
       LoadSigningKeys(args.GetAll("sign-key"), MakePassphraseProvider(args.Get("passphrase-file"))));
@@ -270,6 +312,7 @@ Status Build(std::span<char* const> argv) {
                                     {"base", Arity::kOne}, {"expires", Arity::kOne},
                                     {"site", Arity::kOne}, {"target-os", Arity::kOne},
                                     {"passphrase-file", Arity::kOne}, {"out", Arity::kOne}}));
+  FERRY_RETURN_IF_ERROR(NoPositional(args));
   BuildOptions options;
   FERRY_ASSIGN_OR_RETURN(options.channel, args.Require("channel"));
   if (!IsSafeIdentifier(options.channel)) {

@@ -15,21 +15,6 @@ constexpr size_t kMaxArgument = 4096;
 constexpr std::string_view kSeverities[] = {"critical", "high", "medium", "low", "none", "unknown"};
 constexpr std::string_view kKinds[] = {"deb", "script", "file"};
 
-bool IsSafeFileName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxFileName || name == "." || name == "..") return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return static_cast<unsigned char>(c) >= 0x20 && c != '/' && c != '\\' && c != 0x7f;
-  });
-}
-
-bool IsCveId(std::string_view id) {
-  if (id.size() < 13 || id.size() > 32 || id.substr(0, 4) != "CVE-" || id[8] != '-') return false;
-  for (size_t i = 4; i < id.size(); ++i) {
-    if (i != 8 && (id[i] < '0' || id[i] > '9')) return false;
-  }
-  return true;
-}
-
 json::Array StringsToJson(const std::vector<std::string>& items) {
   return json::Array(items.begin(), items.end());
 }
@@ -115,7 +100,7 @@ Result<PayloadRef> PayloadFromJson(const json::Value& value, const std::string& 
   }
   payload.size = static_cast<uint64_t>(size);
   FERRY_ASSIGN_OR_RETURN(payload.file_name, reader.String("file"));
-  if (!IsSafeFileName(payload.file_name)) {
+  if (!IsPlainFileName(payload.file_name)) {
     return InvalidError(path + ".file: \"" + payload.file_name + "\" is not a plain file name");
   }
   FERRY_RETURN_IF_ERROR(reader.Finish());
@@ -223,12 +208,41 @@ Result<std::pair<int64_t, int64_t>> ParseFormat(const std::string& text) {
 
 }  // namespace
 
+namespace {
+bool IsAsciiAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+}  // namespace
+
 bool IsSafeIdentifier(std::string_view text) {
-  if (text.empty() || text.size() > kMaxIdentifier) return false;
+  // A leading letter or digit keeps "..", ".hidden" and "-option" out of paths and command lines.
+  if (text.empty() || text.size() > kMaxIdentifier || !IsAsciiAlnum(text.front())) return false;
   return std::all_of(text.begin(), text.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '+' || c == '~' || c == ':' || c == '-';
+    return IsAsciiAlnum(c) || c == '.' || c == '_' || c == '+' || c == '~' || c == ':' || c == '-';
   });
+}
+
+bool IsPlainFileName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxFileName || name == "." || name == "..") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && c != '/' && c != '\\' && c != 0x7f;
+  });
+}
+
+bool IsCveId(std::string_view id) {
+  if (id.size() < 13 || id.size() > 32 || id.substr(0, 4) != "CVE-" || id[8] != '-') return false;
+  for (size_t i = 4; i < id.size(); ++i) {
+    if (i != 8 && (id[i] < '0' || id[i] > '9')) return false;
+  }
+  return true;
+}
+
+int SeverityRank(std::string_view severity) {
+  constexpr std::string_view kOrder[] = {"unknown", "none", "low", "medium", "high", "critical"};
+  for (int i = 0; i < 6; ++i) {
+    if (kOrder[i] == severity) return i;
+  }
+  return 0;
 }
 
 bool IsKnownSeverity(std::string_view severity) {
@@ -332,6 +346,10 @@ Result<Manifest> ManifestFromJson(const json::Value& value) {
     if (!digest.ok()) return std::move(digest).error().Context("manifest.omitted");
     if (!sizes.count(*digest)) {
       return InvalidError("manifest.omitted: " + hex + " is not the payload of any patch");
+    }
+    if (std::find(manifest.omitted.begin(), manifest.omitted.end(), *digest) !=
+        manifest.omitted.end()) {
+      return InvalidError("manifest.omitted: " + hex + " is listed twice");
     }
     manifest.omitted.push_back(*digest);
   }

@@ -83,9 +83,19 @@ Result<Manifest> ManifestFromJson(const json::Value& value);
 json::Value PatchToJson(const Patch& patch);
 Result<Patch> PatchFromJson(const json::Value& value, const std::string& path);
 
-// True for names used as channel, patch id, package or architecture: [A-Za-z0-9._+~:-] and underscore, 1..128.
+// True for names used as channel, site, patch id, package, version or architecture: 1..128
+// characters of [A-Za-z0-9._+~:-], starting with a letter or digit.
 bool IsSafeIdentifier(std::string_view text);
 
+// True for a plain file name: 1..255 bytes, no '/' or '\\', not "." or "..", no control characters.
+bool IsPlainFileName(std::string_view name);
+
+// True for "CVE-YYYY-NNNN..." (four or more digits in the last part).
+bool IsCveId(std::string_view id);
+
 bool IsKnownSeverity(std::string_view severity);
+
+// Orders severities: unknown 0, none 1, low 2, medium 3, high 4, critical 5.
+int SeverityRank(std::string_view severity);
 
 }  // namespace ferry::bundler

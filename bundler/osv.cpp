@@ -1,5 +1,7 @@
 #include "bundler/osv.hpp"
 
+#include "bundler/manifest.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <iterator>
@@ -438,13 +440,6 @@ bool RangeContains(const OsvAffectedRange& range, std::string_view version) {
 
 }  // namespace
 
-bool IsCveId(std::string_view id) {
-  if (id.size() < 13 || id.size() > 32 || id.substr(0, 4) != "CVE-" || id[8] != '-') {
-    return false;
-  }
-  const auto digits = [](std::string_view s) { return std::all_of(s.begin(), s.end(), IsDigit); };
-  return digits(id.substr(4, 4)) && digits(id.substr(9));
-}
 
 Result<UnixTime> ParseRfc3339(std::string_view text) {
   const auto fail = [&]() {

@@ -76,9 +76,6 @@ std::vector<const Advisory*> AdvisoriesFixedBy(const std::vector<Advisory>& advi
 // Parses an RFC 3339 date-time ("2024-01-02T03:04:05.678+01:00"), dropping fractional seconds.
 Result<UnixTime> ParseRfc3339(std::string_view text);
 
-// True for a CVE id: "CVE-", a four-digit year, '-', and at least four digits.
-bool IsCveId(std::string_view id);
-
 // Maps a qualitative severity word from an advisory feed to Ferry's scale: critical; high or
 // important -> high; medium or moderate -> medium; low, negligible or unimportant -> low; none;
 // everything else (e.g. Debian's "not yet assigned") -> unknown. Case and trailing '*' are ignored.

@@ -1,5 +1,7 @@
 #include "bundler/payload_description.hpp"
 
+#include "bundler/manifest.hpp"
+
 #include <algorithm>
 
 #include "bundler/deb_file.hpp"
@@ -29,11 +31,6 @@ bool IsValidTargetOs(std::string_view os) {
   return std::all_of(os.begin(), os.end(), [](char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '.' || c == '-';
   });
-}
-
-bool IsKnownSeverity(std::string_view severity) {
-  return severity == "critical" || severity == "high" || severity == "medium" ||
-         severity == "low" || severity == "none" || severity == "unknown";
 }
 
 // Reads an optional array of exit codes: integers 0..255, each once.
@@ -71,19 +68,6 @@ Result<std::vector<int>> ReadExitCodes(json::ObjectReader& reader, const std::st
 
 }  // namespace
 
-bool IsValidPatchId(std::string_view id) {
-  if (id.empty() || id.size() > 128 || !IsAsciiAlnum(id.front())) {
-    return false;
-  }
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return IsAsciiAlnum(c) || c == '.' || c == '_' || c == '+' || c == '~' || c == ':' || c == '-';
-  });
-}
-
-bool IsPlainFileName(std::string_view name) {
-  return !name.empty() && name.size() <= 255 && name != "." && name != ".." &&
-         name.find('/') == std::string_view::npos && !HasControlCharacter(name);
-}
 
 Result<PayloadDescription> ParsePayloadDescription(std::string_view text, std::string_view origin) {
   const std::string where(origin);
@@ -106,7 +90,7 @@ Result<PayloadDescription> ParsePayloadDescription(std::string_view text, std::s
 
   PayloadDescription d;
   FERRY_ASSIGN_OR_RETURN(d.id, reader.String("id"));
-  if (!IsValidPatchId(d.id)) {
+  if (!IsSafeIdentifier(d.id)) {
     return bad("id", "\"" + d.id + "\" is not 1..128 characters of [A-Za-z0-9._+~:-]");
   }
   FERRY_ASSIGN_OR_RETURN(std::optional<std::string> title, reader.OptionalString("title"));
@@ -129,7 +113,7 @@ Result<PayloadDescription> ParsePayloadDescription(std::string_view text, std::s
   }
   FERRY_ASSIGN_OR_RETURN(std::optional<std::string> package, reader.OptionalString("package"));
   d.package = package.value_or(d.id);
-  if (!IsValidPatchId(d.package)) {
+  if (!IsSafeIdentifier(d.package)) {
     return bad("package", "\"" + d.package + "\" is not 1..128 characters of [A-Za-z0-9._+~:-]");
   }
   FERRY_ASSIGN_OR_RETURN(std::optional<std::string> version, reader.OptionalString("version"));

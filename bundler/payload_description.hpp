@@ -46,11 +46,4 @@ struct PayloadDescription {
 // field).
 Result<PayloadDescription> ParsePayloadDescription(std::string_view text, std::string_view origin);
 
-// True for the identifiers Ferry accepts as patch ids: 1..128 characters of [A-Za-z0-9._+~:-],
-// starting with a letter or digit.
-bool IsValidPatchId(std::string_view id);
-
-// True for a plain file name: 1..255 bytes, no '/', not "." or "..", no control characters.
-bool IsPlainFileName(std::string_view name);
-
 }  // namespace ferry::bundler

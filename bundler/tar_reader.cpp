@@ -6,12 +6,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "common/file.hpp"
 
 namespace ferry::bundler {
 namespace {
 
 constexpr size_t kReadBlock = 1 << 20;
+constexpr uint64_t kMaxTailPadding = 10240;
 
 struct ArchiveDeleter {
   void operator()(archive* a) const { archive_read_free(a); }
@@ -102,12 +105,7 @@ Result<std::optional<TarMember>> TarReader::Next() {
   archive_entry* entry = nullptr;
   const int rc = archive_read_next_header(state_->handle.get(), &entry);
   if (rc == ARCHIVE_EOF) {
-    // libarchive stops at the end-of-archive marker; anything after it was not signed for.
-    const uint64_t consumed = position();
-    if (consumed != state_->size) {
-      return InvalidError(state_->path + ": " + std::to_string(state_->size - consumed) +
-                          " bytes of trailing data after the end of the archive");
-    }
+    FERRY_RETURN_IF_ERROR(CheckTail());
     return std::optional<TarMember>();
   }
   if (rc != ARCHIVE_OK) {
@@ -172,5 +170,35 @@ uint64_t TarReader::position() const {
 }
 
 uint64_t TarReader::file_size() const { return state_->size; }
+
+Status TarReader::CheckTail() {
+  // libarchive stops at the end-of-archive marker. Tar tools pad the last record with zeros (GNU
+  // tar up to 10240 bytes), which is harmless; any other byte after the marker was not signed for.
+  const uint64_t consumed = position();
+  const uint64_t rest = state_->size - std::min(consumed, state_->size);
+  const auto trailing = [&] {
+    return InvalidError(state_->path + ": " + std::to_string(rest) +
+                        " bytes of trailing data after the end of the archive");
+  };
+  if (rest > kMaxTailPadding) return trailing();
+  // The two zero blocks of the end-of-archive marker must be whole: an archive cut inside them
+  // is truncated, even if every member before it was complete.
+  if (consumed < 1024 || consumed % 512 != 0) {
+    return InvalidError(state_->path + ": truncated end-of-archive marker");
+  }
+  std::vector<uint8_t> tail(1024 + rest);
+  const ssize_t n = ::pread(state_->file.fd(), tail.data(), tail.size(),
+                            static_cast<off_t>(consumed - 1024));
+  if (n != static_cast<ssize_t>(tail.size())) {
+    return IoError(state_->path + ": cannot read the end of the file");
+  }
+  if (std::any_of(tail.begin(), tail.begin() + 1024, [](uint8_t b) { return b != 0; })) {
+    return InvalidError(state_->path + ": truncated end-of-archive marker");
+  }
+  if (std::any_of(tail.begin() + 1024, tail.end(), [](uint8_t b) { return b != 0; })) {
+    return trailing();
+  }
+  return Ok();
+}
 
 }  // namespace ferry::bundler

@@ -46,6 +46,7 @@ class TarReader {
  private:
   struct State;
   explicit TarReader(std::unique_ptr<State> state);
+  Status CheckTail();
   std::unique_ptr<State> state_;
 };
 

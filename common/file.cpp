@@ -17,7 +17,9 @@ Error SystemError(const std::string& path, const char* what, int err) {
   return IoError(path + ": " + what + ": " + std::strerror(err));
 }
 
-std::string DirectoryOf(const std::string& path) {
+}  // namespace
+
+std::string ParentDirectory(const std::string& path) {
   const size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
@@ -33,8 +35,6 @@ Status SyncDirectory(const std::string& dir) {
   if (rc != 0) return SystemError(dir, "fsync directory", err);
   return Ok();
 }
-
-}  // namespace
 
 File::File(File&& other) noexcept : fd_(other.fd_), path_(std::move(other.path_)) {
   other.fd_ = -1;
@@ -186,7 +186,7 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mo
     ::unlink(temp.c_str());
     return SystemError(path, "rename", err);
   }
-  return SyncDirectory(DirectoryOf(path));
+  return SyncDirectory(ParentDirectory(path));
 }
 
 bool Exists(const std::string& path) {

@@ -57,6 +57,12 @@ Result<std::string> ReadFile(const std::string& path, size_t max_bytes);
 Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode,
                        bool overwrite = true);
 
+// Syncs a directory, so a rename, link or unlink in it survives power loss.
+Status SyncDirectory(const std::string& dir);
+
+// The directory part of a path ("." for a bare name).
+std::string ParentDirectory(const std::string& path);
+
 bool Exists(const std::string& path);
 bool IsDirectory(const std::string& path);
 

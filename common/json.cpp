@@ -367,7 +367,8 @@ Status EncodeCanonical(std::string& out, const Value& value) {
     }
     out += std::to_string(v);
   } else if (value.is_double()) {
-    return InvalidError("canonical JSON: non-integer numbers cannot be signed");
+    return InvalidError(
+        "canonical JSON: only integers within +/-(2^53-1) can be signed, not other numbers");
   } else if (value.is_string()) {
     if (!IsValidUtf8(value.as_string())) {
       return InvalidError("canonical JSON: string is not valid UTF-8");

@@ -44,9 +44,8 @@ ApplicabilityIndex::ApplicabilityIndex(const std::vector<bundler::Patch>& patche
   }
   for (auto& [name, candidates] : by_package_) {
     std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-      const int order = a.parsed && b.parsed
-                            ? bundler::CompareDebianVersions(*a.parsed, *b.parsed)
-                            : bundler::CompareDebianVersions(a.version, b.version);
+      const int order = a.parsed && b.parsed ? bundler::CompareDebianVersions(*a.parsed, *b.parsed)
+                                             : bundler::CompareDebianVersions(a.version, b.version);
       if (order != 0) {
         return order > 0;
       }
@@ -192,7 +191,8 @@ std::shared_ptr<const std::vector<Applicable>> ApplicabilityCache::Get(
     if (inserted != nullptr) {
       promise.set_exception(std::current_exception());
       std::unique_lock lock(mutex_);
-      if (const auto it = entries_.find(key); it != entries_.end() && it->second.get() == inserted) {
+      if (const auto it = entries_.find(key);
+          it != entries_.end() && it->second.get() == inserted) {
         entries_.erase(it);
       }
     }

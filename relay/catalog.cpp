@@ -37,7 +37,7 @@ bool Selected(const PatchSelection& selection, const std::set<std::string>& ids,
               const bundler::Patch& patch) {
   if (selection.all || ids.count(patch.id)) return true;
   return selection.min_severity &&
-         SeverityRank(patch.severity) >= SeverityRank(*selection.min_severity);
+         bundler::SeverityRank(patch.severity) >= bundler::SeverityRank(*selection.min_severity);
 }
 
 Status CheckSelection(const PatchSelection& selection, const std::vector<CatalogPatch>& patches) {
@@ -97,14 +97,6 @@ Result<std::vector<std::string>> ChangeApprovals(sql::Database& db, const PatchS
 }
 
 }  // namespace
-
-int SeverityRank(std::string_view severity) {
-  constexpr std::string_view kOrder[] = {"unknown", "none", "low", "medium", "high", "critical"};
-  for (int i = 0; i < 6; ++i) {
-    if (kOrder[i] == severity) return i;
-  }
-  return 0;
-}
 
 Result<std::vector<BundleRecord>> ListBundles(sql::Database& db) {
   FERRY_ASSIGN_OR_RETURN(sql::Statement query,

@@ -59,7 +59,4 @@ Result<std::vector<std::string>> ApprovePatches(sql::Database& db, const PatchSe
 Result<std::vector<std::string>> RevokePatches(sql::Database& db, const PatchSelection& selection,
                                                const std::string& actor);
 
-// Rank for comparing severities: critical 5, high 4, medium 3, low 2, none 1, unknown 0.
-int SeverityRank(std::string_view severity);
-
 }  // namespace ferry::relay

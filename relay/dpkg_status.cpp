@@ -21,8 +21,8 @@ constexpr std::array<std::string_view, 5> kWants = {"unknown", "install", "hold"
                                                     "purge"};
 constexpr std::array<std::string_view, 2> kFlags = {"ok", "reinstreq"};
 constexpr std::array<std::string_view, 8> kStates = {
-    "not-installed",    "config-files",     "half-installed",   "unpacked",
-    "half-configured",  "triggers-awaited", "triggers-pending", "installed"};
+    "not-installed",   "config-files",     "half-installed",   "unpacked",
+    "half-configured", "triggers-awaited", "triggers-pending", "installed"};
 
 template <size_t N>
 bool OneOf(const std::array<std::string_view, N>& words, std::string_view word) {
@@ -172,8 +172,8 @@ Result<std::vector<InstalledPackage>> ParseDpkgStatus(std::string_view text,
       return fail("package " + Quoted(*package) + ": Status " + Quoted(*status) +
                   " has an unknown word");
     }
-    const bool counts =
-        (words[0] == "install" || words[0] == "hold") && words[1] == "ok" && words[2] == "installed";
+    const bool counts = (words[0] == "install" || words[0] == "hold") && words[1] == "ok" &&
+                        words[2] == "installed";
     if (!counts) {
       return Ok();
     }

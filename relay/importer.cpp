@@ -11,6 +11,8 @@
 namespace ferry::relay {
 namespace {
 
+constexpr int64_t kMaxClockSkew = 86400;
+
 std::string BaseName(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -196,6 +198,13 @@ Result<ImportReport> ImportBundle(Relay& relay, const std::string& path, const I
   };
   verify.on_head = [&](const bundler::BundleHead& head, const crypto::TrustRoot&) -> Status {
     seen_manifest = head.manifest;
+    // A creation time far ahead would drag the ratchet forward and make every later bundle look
+    // expired; a day covers clocks that drift on an isolated network.
+    if (head.manifest.created > Now() + kMaxClockSkew) {
+      return InvalidError("manifest created " + FormatTime(head.manifest.created) +
+                          " is more than a day ahead of this relay's clock (" + FormatTime(Now()) +
+                          "); check the clock");
+    }
     if (head.manifest.site && !site) {
       return InvalidError("bundle is bound to site \"" + *head.manifest.site +
                           "\" but this relay has no site id");

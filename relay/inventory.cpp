@@ -114,8 +114,7 @@ Result<Inventory> InventoryFromCanonical(std::string_view text) {
         return InvalidError(path + ": expected strings, found " + field.type_name());
       }
     }
-    packages.push_back(
-        {triple[0].as_string(), triple[1].as_string(), triple[2].as_string()});
+    packages.push_back({triple[0].as_string(), triple[1].as_string(), triple[2].as_string()});
   }
   FERRY_ASSIGN_OR_RETURN(Inventory inventory, MakeInventory(std::move(packages)));
   if (InventoryCanonical(inventory) != text) {

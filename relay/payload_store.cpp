@@ -22,15 +22,6 @@ Status MakeDirectory(const std::string& path) {
   return Ok();
 }
 
-Status SyncDirectory(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return SystemError(path, "open directory");
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return SystemError(path, "fsync directory");
-  return Ok();
-}
-
 bool IsDigestName(const std::string& name) {
   crypto::Sha256Digest digest{};
   return name.size() == 64 && HexDecodeInto(name, digest) && HexEncode(digest) == name;
@@ -86,7 +77,7 @@ Status PayloadStore::CreateLayout() const {
     const uint8_t prefix = static_cast<uint8_t>(i);
     FERRY_RETURN_IF_ERROR(MakeDirectory(fs::JoinPath(dir_.payloads(), HexEncode({&prefix, 1}))));
   }
-  return SyncDirectory(dir_.payloads());
+  return fs::SyncDirectory(dir_.payloads());
 }
 
 std::string PayloadStore::PathOf(const crypto::Sha256Digest& sha256) const {
@@ -127,7 +118,7 @@ Result<size_t> PayloadStore::Publish(const std::string& import_id) const {
       continue;
     }
     if (::rename(staged.c_str(), target.c_str()) != 0) return SystemError(target, "rename");
-    FERRY_RETURN_IF_ERROR(SyncDirectory(fs::JoinPath(dir_.payloads(), name.substr(0, 2))));
+    FERRY_RETURN_IF_ERROR(fs::SyncDirectory(fs::JoinPath(dir_.payloads(), name.substr(0, 2))));
     ++moved;
   }
   FERRY_RETURN_IF_ERROR(Discard(import_id));
@@ -143,7 +134,7 @@ Status PayloadStore::Discard(const std::string& import_id) const {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return SystemError(path, "unlink");
   }
   if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return SystemError(dir, "rmdir");
-  return SyncDirectory(dir_.staging());
+  return fs::SyncDirectory(dir_.staging());
 }
 
 Result<std::vector<std::string>> PayloadStore::StagedImports() const {

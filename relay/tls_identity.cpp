@@ -550,11 +550,6 @@ Result<std::vector<std::vector<uint8_t>>> CheckOptions(const TlsIdentityOptions&
   return addresses;
 }
 
-Status SyncDirectory(const std::string& path) {
-  FERRY_ASSIGN_OR_RETURN(fs::File dir, fs::File::OpenRead(path));
-  return dir.Sync();
-}
-
 Status WriteStagedFiles(const std::string& staging, const std::string& ca_pem,
                         const SecretText& ca_key, const std::string& server_chain,
                         const SecretText& server_key) {
@@ -736,7 +731,7 @@ Status CreateTlsIdentity(const std::string& data_dir, const TlsIdentityOptions& 
     }
     return IoError(tls_dir + ": rename from " + staging + ": " + std::strerror(err));
   }
-  return SyncDirectory(data_dir);
+  return fs::SyncDirectory(data_dir);
 }
 
 Result<std::string> CertificateFingerprint(const std::string& pem_path) {

@@ -131,6 +131,11 @@ payload_bytes=$(( FILES * (FILE_MIB << 20) ))
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 sha_ni=$(grep -qw sha_ni /proc/cpuinfo && echo yes || echo no)
 log "machine: $(nproc) cores, $cpu_model, sha_ni: $sha_ni; page cache can be dropped: $can_drop"
+load_before=$(cut -d' ' -f1 /proc/loadavg)
+# Other work on the machine skews absolute figures; the interleaved ratios suffer less.
+if at_least "$load_before" 1; then
+  log "warning: load average is $load_before; absolute figures will be low"
+fi
 
 # verify vs openssl, warm cache, interleaved so both see the same machine load.
 log "verify: $(basename "$BIG") ($big_bytes bytes), best of $RUNS, warm cache"
@@ -188,7 +193,8 @@ verdict() { if "$@"; then echo ok; else echo MISSED; fi; }
 
 echo
 echo "Ferry benchmarks, $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) cores, $cpu_model, sha_ni $sha_ni"
-echo "best of $RUNS; warm page cache unless marked cold; GB = 10^9 bytes"
+echo "best of $RUNS; warm page cache unless marked cold; GB = 10^9 bytes;" \
+  "1-minute load average $load_before before, $(cut -d' ' -f1 /proc/loadavg) after"
 echo
 printf '%-44s %9s %9s %8s\n' "measurement" "seconds" "GB/s" "ratio"
 printf '%-44s %9s %9s %8s\n' "--------------------------------------------" "-------" "-----" "-----"

@@ -119,7 +119,9 @@ show "$BUNDLE" verify --root root.json bundle-3.ferry
 step "8. Hostile media: one flipped byte in a payload"
 cp bundle-1.ferry tampered.ferry
 size=$(stat -c %s tampered.ferry)
-printf '\x00' | dd of=tampered.ferry bs=1 seek=$((size - 4096)) conv=notrunc status=none
+offset=$((size - 4096))
+byte=$(od -An -tu1 -j "$offset" -N1 tampered.ferry | tr -d ' ')
+printf "\\$(printf '%03o' $(( byte ^ 1 )))" | dd of=tampered.ferry bs=1 seek="$offset" conv=notrunc status=none
 set +e
 "$BUNDLE" verify --root root.json tampered.ferry
 code=$?

@@ -3,8 +3,8 @@
 #
 #   FERRY_BIN=build/fuzz scripts/fuzz.sh [SECONDS]      (./ferry.sh fuzz [SECONDS] builds first)
 #
-# Seeds come from make_fuzz_corpus into $FERRY_BIN/corpus (built once; the fuzzer adds what it
-# finds there, so later runs resume). Crash, leak, timeout and out-of-memory inputs land in
+# Seeds come from make_fuzz_corpus into $FERRY_BIN/corpus (written once, again after the generator
+# is rebuilt); the fuzzer adds what it finds there, so later runs resume where this one stopped. Crash, leak, timeout and out-of-memory inputs land in
 # $FERRY_BIN/crashes. Exit status: 0 when the run found nothing, 1 when it did, 2 on misuse.
 set -euo pipefail
 
@@ -30,7 +30,8 @@ for f in "$FUZZER" "$GENERATOR" "$DICT"; do
 done
 
 mkdir -p "$CORPUS" "$CRASHES"
-if ! compgen -G "$CORPUS/seed-*" >/dev/null; then
+# Seeds are (re)written when missing or when the generator was rebuilt since.
+if [ ! -f "$CORPUS/seed-small.ferry" ] || [ "$GENERATOR" -nt "$CORPUS/seed-small.ferry" ]; then
   echo "==> writing the seed corpus to $CORPUS" >&2
   "$GENERATOR" "$CORPUS" >&2
 fi

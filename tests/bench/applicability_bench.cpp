@@ -71,8 +71,12 @@ long PeakRssKib() {
   return usage.ru_maxrss;  // KiB on Linux
 }
 
-void Print(const char* figure, double value) { std::printf("applicability.%s %.6g\n", figure, value); }
-void Print(const char* figure, size_t value) { std::printf("applicability.%s %zu\n", figure, value); }
+void Print(const char* figure, double value) {
+  std::printf("applicability.%s %.6g\n", figure, value);
+}
+void Print(const char* figure, size_t value) {
+  std::printf("applicability.%s %zu\n", figure, value);
+}
 void Print(const char* figure, const std::string& value) {
   std::printf("applicability.%s %s\n", figure, value.c_str());
 }
@@ -185,8 +189,8 @@ void Synthesise(size_t count, std::mt19937& random, std::vector<PoolEntry>& rele
     const std::string upstream = std::to_string(1 + random() % 9) + "." +
                                  std::to_string(random() % 30) + "." +
                                  std::to_string(random() % 12);
-    const std::string version = (i % 17 == 0 ? "1:" : "") + upstream + "-" +
-                                std::to_string(1 + random() % 4);
+    const std::string version =
+        (i % 17 == 0 ? "1:" : "") + upstream + "-" + std::to_string(1 + random() % 4);
     release.push_back({name, architecture, version});
     if (i % 4 == 0) {
       security.push_back({name, architecture, version + "+deb12u" + std::to_string(1 + i % 3)});
@@ -197,10 +201,11 @@ void Synthesise(size_t count, std::mt19937& random, std::vector<PoolEntry>& rele
 
 std::vector<Patch> MakeCatalog(const Options& options, std::vector<PoolEntry> security,
                                const std::vector<PoolEntry>& release, std::mt19937& random) {
-  static constexpr const char* kSeverities[] = {"critical", "high", "high", "medium", "medium",
-                                                "medium",   "low",  "unknown"};
+  static constexpr const char* kSeverities[] = {"critical", "high",   "high", "medium",
+                                                "medium",   "medium", "low",  "unknown"};
   std::sort(security.begin(), security.end(), [](const PoolEntry& a, const PoolEntry& b) {
-    return std::tie(a.name, a.architecture, a.version) < std::tie(b.name, b.architecture, b.version);
+    return std::tie(a.name, a.architecture, a.version) <
+           std::tie(b.name, b.architecture, b.version);
   });
   std::shuffle(security.begin(), security.end(), random);
   if (security.size() > options.patches) {
@@ -283,7 +288,8 @@ std::vector<Inventory> MakeImages(const Options& options, const std::vector<Pool
               options.packages > chosen.size() ? options.packages - chosen.size() : 0);
 
     // Each image is patched to its own degree, between 20% and 80% of its patchable packages.
-    const uint32_t patched_percent = 20 + static_cast<uint32_t>(image * 60 / std::max<size_t>(options.images, 1));
+    const uint32_t patched_percent =
+        20 + static_cast<uint32_t>(image * 60 / std::max<size_t>(options.images, 1));
     std::vector<InstalledPackage> packages;
     for (const size_t index : chosen) {
       const PoolEntry& e = release[index];

@@ -239,6 +239,25 @@ TEST_F(BundleReaderTest, TruncationAtSeveralPointsIsRefused) {
 TEST_F(BundleReaderTest, TrailingGarbageIsRefused) {
   ExpectRefused(VerifyBytes(Good() + "garbage"), "trailing data");
   ExpectRefused(VerifyBytes(Good() + std::string(512, '\0') + "x"), "trailing data");
+  ExpectRefused(VerifyBytes(Good() + std::string(20480, '\0')), "trailing data");
+}
+
+TEST_F(BundleReaderTest, TarRecordPaddingIsAccepted) {
+  // GNU tar pads the last record with zeros; a bundle copied through tar keeps verifying.
+  auto result = VerifyBytes(Good() + std::string(3072, '\0'));
+  EXPECT_TRUE(result.ok()) << result.error().message();
+}
+
+TEST_F(BundleReaderTest, RepackedWithGnuTarStillVerifies) {
+  const std::string unpacked = *dir_ / "unpacked";
+  ASSERT_EQ(testing::Run("mkdir -p '" + unpacked + "' && tar -xf '" + *good_path_ + "' -C '" +
+                         unpacked + "' && cd '" + unpacked + "' && tar --format=pax -cf ../repacked.ferry " +
+                         "root/* manifest.json payloads/*").exit_code,
+            0);
+  VerifyOptions options;
+  options.now = kNow;
+  auto result = VerifyBundle(*dir_ / "repacked.ferry", *root_, options);
+  EXPECT_TRUE(result.ok()) << result.error().message();
 }
 
 TEST_F(BundleReaderTest, SignatureByAKeyTheRootDoesNotNameIsRefused) {

@@ -1,4 +1,5 @@
 #include "bundler/payload_description.hpp"
+#include "bundler/manifest.hpp"
 
 #include <gtest/gtest.h>
 
@@ -124,9 +125,9 @@ TEST(PayloadDescriptionTest, EnforcesLimits) {
   ExpectInvalid(R"({"id":")" + std::string(129, 'a') +
                     R"(","kind":"file","file":"f","target_os":"debian-12"})",
                 "$.id");
-  EXPECT_FALSE(IsValidPatchId(std::string(129, 'a')));
-  EXPECT_TRUE(IsValidPatchId(std::string(128, 'a')));
-  EXPECT_TRUE(IsValidPatchId("1:2.0~rc1+b_2-x"));
+  EXPECT_FALSE(IsSafeIdentifier(std::string(129, 'a')));
+  EXPECT_TRUE(IsSafeIdentifier(std::string(128, 'a')));
+  EXPECT_TRUE(IsSafeIdentifier("1:2.0~rc1+b_2-x"));
   EXPECT_TRUE(IsPlainFileName("setup.exe"));
   EXPECT_FALSE(IsPlainFileName("a/b"));
   EXPECT_FALSE(IsPlainFileName("."));

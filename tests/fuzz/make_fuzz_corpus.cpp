@@ -13,14 +13,17 @@
 #include <vector>
 
 #include "bundler/build.hpp"
+#include "bundler/tar_reader.hpp"
 #include "tests/fuzz/fuzz_fixture.hpp"
 #include "tests/support/testing.hpp"
 
 namespace ferry::fuzz {
 namespace {
 
+using testing::MakeTar;
 using testing::ReadAll;
 using testing::Run;
+using testing::TarEntry;
 using testing::WriteAll;
 
 constexpr const char* kChannel = "debian-12-security";
@@ -136,6 +139,29 @@ std::string Corrupt(std::string bytes, const std::string& from, const std::strin
   return bytes;
 }
 
+// The members of a bundle, in order, so variants can be reassembled with MakeTar.
+std::vector<TarEntry> MembersOf(const std::string& path) {
+  auto reader = bundler::TarReader::Open(path);
+  if (!reader.ok()) {
+    Fail(reader.error().message());
+  }
+  std::vector<TarEntry> members;
+  while (true) {
+    auto member = reader->Next();
+    if (!member.ok()) {
+      Fail(member.error().message());
+    }
+    if (!*member) {
+      return members;
+    }
+    auto data = reader->ReadSmall();
+    if (!data.ok()) {
+      Fail(data.error().message());
+    }
+    members.push_back({.name = (*member)->name, .data = *data});
+  }
+}
+
 int Main(const std::string& out_dir) {
   MakeDir(out_dir);
   testing::TempDir scratch;
@@ -222,6 +248,46 @@ int Main(const std::string& out_dir) {
   corpus.Store("bad-root-expiry", Corrupt(good, "root/", "\"expires\":", 2));
   corpus.Store("bad-payload", Corrupt(good, "payloads/", "Patched by", 0));
   corpus.Store("bad-header-checksum", Corrupt(good, "root/", "ustar", 100));
+
+  // Hand-made archives around the good members: what a hostile tar may hold (links, devices,
+  // unsafe names, lying sizes, duplicates) and one valid variant without a root chain.
+  const std::vector<TarEntry> members = MembersOf(small_path);
+  const auto with = [&](size_t at, const TarEntry& extra) {
+    std::vector<TarEntry> variant = members;
+    variant.insert(variant.begin() + static_cast<std::ptrdiff_t>(at), extra);
+    return MakeTar(variant);
+  };
+  const size_t end = members.size();
+  corpus.Store("no-root-chain", MakeTar({members.begin() + 1, members.end()}));
+  corpus.Store("symlink", with(end, {.name = "payloads/x", .type = "symlink", .link_target = "/"}));
+  corpus.Store("hardlink", with(end, {.name = "payloads/y", .type = "hardlink",
+                                      .link_target = "manifest.json"}));
+  corpus.Store("directory", with(0, {.name = "root/", .type = "dir"}));
+  corpus.Store("fifo", with(end, {.name = "payloads/fifo", .type = "fifo"}));
+  corpus.Store("chardev", with(end, {.name = "payloads/null", .type = "chardev"}));
+  corpus.Store("dotdot", with(end, {.name = "payloads/../../etc/cron.d/x", .data = "x"}));
+  corpus.Store("absolute", with(end, {.name = "/etc/motd", .data = "x"}));
+  corpus.Store("lying-size", with(end, {.name = "payloads/big", .declared_size = 1 << 30}));
+  corpus.Store("duplicate-payload", with(end, members.back()));
+  corpus.Store("duplicate-manifest", with(end, members[1]));
+  corpus.Store("unknown-member", with(1, {.name = "README", .data = "hello"}));
+  corpus.Store("no-end-marker", MakeTar(members, false));
+  // A pax extended header and a GNU long name, as GNU tar writes them for long names.
+  const std::string long_name = "payloads/" + std::string(120, 'p');
+  const std::string tree = scratch / "tree";
+  MakeDir(tree + "/payloads");
+  WriteAll(tree + "/" + long_name, "long\n");
+  for (const char* format : {"pax", "gnu"}) {
+    const std::string out = scratch / (std::string(format) + ".tar");
+    if (Run("tar --format=" + std::string(format) + " -cf '" + out + "' -C '" + tree + "' '" +
+            long_name + "'").exit_code != 0) {
+      Fail(std::string("tar --format=") + format + " failed");
+    }
+    const std::string tar = ReadAll(out);
+    // The long-named member goes where a payload would; the end marker of `members` is dropped.
+    const std::string head = MakeTar(members, false);
+    corpus.Store(std::string("long-name-") + format, head + tar);
+  }
 
   std::printf("wrote %d seed inputs to %s\n", corpus.count(), out_dir.c_str());
   return 0;

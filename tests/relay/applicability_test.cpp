@@ -46,7 +46,7 @@ TEST(ApplicabilityTest, LowerInstalledVersionApplies) {
   const auto result =
       index.Evaluate(Installed({{"curl", "amd64", "7.88.1-10+deb12u5"}}), "debian-12");
   ASSERT_EQ(result.size(), 1u);
-  const Applicable expected{"curl-fix", "curl",  "amd64", "7.88.1-10+deb12u5",
+  const Applicable expected{"curl-fix",           "curl", "amd64", "7.88.1-10+deb12u5",
                             "7.88.1-10+deb12u12", "high", "amd64"};
   EXPECT_EQ(result[0], expected);
 }
@@ -66,16 +66,16 @@ TEST(ApplicabilityTest, DebianOrderingEpochTildeAndRevision) {
     bool applies;
   };
   const std::vector<Case> cases = {
-      {"9.9", "1:0.1", true},            // any epoch beats none
-      {"2:1.0", "1:9.9", false},         // a lower epoch never applies
-      {"1.0~rc1-1", "1.0-1", true},      // a tilde sorts before the release
+      {"9.9", "1:0.1", true},        // any epoch beats none
+      {"2:1.0", "1:9.9", false},     // a lower epoch never applies
+      {"1.0~rc1-1", "1.0-1", true},  // a tilde sorts before the release
       {"1.0-1", "1.0~rc2-1", false},
       {"1.0-1~bpo12+1", "1.0-1", true},  // a backport is older than the release it follows
       {"1.0-1", "1.0-1+deb12u1", true},
-      {"1.0-2", "1.0-10", true},         // numeric, not lexical
+      {"1.0-2", "1.0-10", true},  // numeric, not lexical
       {"1.10", "1.9", false},
-      {"1.0", "1.0-0", false},           // an absent revision equals "0"
-      {"a1.0", "1.0", false},            // dpkg puts a leading letter after digits
+      {"1.0", "1.0-0", false},  // an absent revision equals "0"
+      {"a1.0", "1.0", false},   // dpkg puts a leading letter after digits
   };
   for (const Case& c : cases) {
     const ApplicabilityIndex index({DebPatch("p", "pkg", c.patch)}, 1);
@@ -85,12 +85,11 @@ TEST(ApplicabilityTest, DebianOrderingEpochTildeAndRevision) {
 }
 
 TEST(ApplicabilityTest, ArchitectureMustMatchOrBeAll) {
-  const ApplicabilityIndex index(
-      {DebPatch("libc6-arm", "libc6", "2.36-9+deb12u9", "arm64"),
-       DebPatch("tzdata-all", "tzdata", "2025b-0+deb12u1", "all"),
-       DebPatch("docs-all", "libfoo-doc", "2.0", "all"),
-       DebPatch("libbar-i386", "libbar", "2.0", "i386")},
-      1);
+  const ApplicabilityIndex index({DebPatch("libc6-arm", "libc6", "2.36-9+deb12u9", "arm64"),
+                                  DebPatch("tzdata-all", "tzdata", "2025b-0+deb12u1", "all"),
+                                  DebPatch("docs-all", "libfoo-doc", "2.0", "all"),
+                                  DebPatch("libbar-i386", "libbar", "2.0", "i386")},
+                                 1);
   const Inventory inventory = Installed({
       {"libc6", "amd64", "2.36-9+deb12u4"},  // arm64 patch: no
       {"tzdata", "all", "2024a-0+deb12u1"},  // all patch for an all package: yes
@@ -107,9 +106,9 @@ TEST(ApplicabilityTest, ArchitectureMustMatchOrBeAll) {
 }
 
 TEST(ApplicabilityTest, InstalledAllPackageTakesANativeArchitecturePatch) {
-  const ApplicabilityIndex index({DebPatch("foo-amd64", "foo", "2.0", "amd64"),
-                                  DebPatch("bar-i386", "bar", "2.0", "i386")},
-                                 1);
+  const ApplicabilityIndex index(
+      {DebPatch("foo-amd64", "foo", "2.0", "amd64"), DebPatch("bar-i386", "bar", "2.0", "i386")},
+      1);
   const auto native = index.Evaluate(
       Installed({{"foo", "all", "1.0"}, {"bar", "all", "1.0"}, {"dpkg", "amd64", "1.21.22"}}), "");
   EXPECT_EQ(Ids(native), (Ids_{"foo-amd64"}));
@@ -151,10 +150,10 @@ TEST(ApplicabilityTest, TargetOsFiltersWhenGiven) {
 TEST(ApplicabilityTest, OnlyDebPatchesAndResultsSortedById) {
   bundler::Patch script = DebPatch("a-script", "curl", "99");
   script.kind = "script";
-  const ApplicabilityIndex index({DebPatch("z-curl", "curl", "8.0"), script,
-                                  DebPatch("m-zlib", "zlib1g", "1:1.3"),
-                                  DebPatch("b-absent", "not-installed", "1.0")},
-                                 4);
+  const ApplicabilityIndex index(
+      {DebPatch("z-curl", "curl", "8.0"), script, DebPatch("m-zlib", "zlib1g", "1:1.3"),
+       DebPatch("b-absent", "not-installed", "1.0")},
+      4);
   EXPECT_EQ(index.size(), 3u);
   EXPECT_EQ(index.catalog_version(), 4);
   const auto result = index.Evaluate(
@@ -182,8 +181,8 @@ TEST_F(ApplicabilityCacheTest, CountsHitsAndMissesPerDistinctInventory) {
   ApplicabilityCache cache;
   for (int endpoint = 0; endpoint < 100; ++endpoint) {
     const bool odd = endpoint % 2 == 1;
-    const auto result = cache.Get(index, odd ? second_hash_ : first_hash_,
-                                  odd ? &second_ : &first_, "debian-12");
+    const auto result =
+        cache.Get(index, odd ? second_hash_ : first_hash_, odd ? &second_ : &first_, "debian-12");
     ASSERT_NE(result, nullptr);
     EXPECT_EQ(result->size(), odd ? 0u : 1u);
   }

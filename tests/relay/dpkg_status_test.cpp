@@ -12,7 +12,8 @@ namespace ferry::relay {
 namespace {
 
 std::string Stanza(const std::string& package, const std::string& status,
-                   const std::string& architecture = "amd64", const std::string& version = "1.0-1") {
+                   const std::string& architecture = "amd64",
+                   const std::string& version = "1.0-1") {
   std::string out = "Package: " + package + "\n";
   if (!status.empty()) {
     out += "Status: " + status + "\n";
@@ -44,12 +45,18 @@ TEST(DpkgStatusTest, KeepsInstalledAndHeldPackagesInFileOrder) {
 
 TEST(DpkgStatusTest, SkipsEveryStateThatIsNotFullyInstalled) {
   const std::vector<std::string> skipped = {
-      "deinstall ok config-files",     "purge ok not-installed",
-      "install ok half-installed",     "install ok unpacked",
-      "install ok half-configured",    "install ok triggers-awaited",
-      "install ok triggers-pending",   "install reinstreq installed",
-      "install reinstreq half-installed", "deinstall ok installed",
-      "purge ok installed",            "unknown ok not-installed",
+      "deinstall ok config-files",
+      "purge ok not-installed",
+      "install ok half-installed",
+      "install ok unpacked",
+      "install ok half-configured",
+      "install ok triggers-awaited",
+      "install ok triggers-pending",
+      "install reinstreq installed",
+      "install reinstreq half-installed",
+      "deinstall ok installed",
+      "purge ok installed",
+      "unknown ok not-installed",
       "unknown ok installed",
   };
   std::string text = Stanza("kept", "install ok installed");
@@ -85,7 +92,8 @@ struct Malformed {
 };
 
 TEST(DpkgStatusTest, RefusesMalformedStanzasNamingTheLine) {
-  const std::string good = Stanza("good", "install ok installed") + "\n";  // 11 lines, then a blank one
+  const std::string good =
+      Stanza("good", "install ok installed") + "\n";  // 11 lines, then a blank one
   const std::vector<Malformed> cases = {
       {"no package", good + "Status: install ok installed\nVersion: 1\nArchitecture: all\n",
        "status:13: stanza has no Package field"},
@@ -111,8 +119,7 @@ TEST(DpkgStatusTest, RefusesMalformedStanzasNamingTheLine) {
        "architecture \"AMD64\" is not valid"},
       {"any architecture", good + Stanza("p", "install ok installed", "any", "1.0"),
        "architecture \"any\" is not valid"},
-      {"bad name", good + Stanza("-p", "install ok installed"),
-       "package name \"-p\" is not valid"},
+      {"bad name", good + Stanza("-p", "install ok installed"), "package name \"-p\" is not valid"},
       {"installed twice", good + Stanza("good", "install ok installed"),
        "status:13: package good:amd64 is installed twice (also at line 1)"},
       {"syntax", good + " continuation without a field\n", "status:13:"},
@@ -140,14 +147,14 @@ TEST(DpkgStatusTest, SameNameOnTwoArchitecturesIsMultiArchNotADuplicate) {
 TEST(DpkgStatusTest, AcceptsVersionsDpkgOnlyWarnsAbout) {
   EXPECT_TRUE(IsValidInstalledVersion("1.0"));
   EXPECT_TRUE(IsValidInstalledVersion("2:1.0~rc1+dfsg-1+deb12u1"));
-  EXPECT_TRUE(IsValidInstalledVersion("1:2:3"));           // ':' may follow the epoch
-  EXPECT_TRUE(IsValidInstalledVersion("1.0-1-2"));         // the last '-' splits
-  EXPECT_TRUE(IsValidInstalledVersion("a1.0"));            // dpkg warns, still installs
+  EXPECT_TRUE(IsValidInstalledVersion("1:2:3"));    // ':' may follow the epoch
+  EXPECT_TRUE(IsValidInstalledVersion("1.0-1-2"));  // the last '-' splits
+  EXPECT_TRUE(IsValidInstalledVersion("a1.0"));     // dpkg warns, still installs
   EXPECT_FALSE(IsValidInstalledVersion(""));
   EXPECT_FALSE(IsValidInstalledVersion(":1.0"));
   EXPECT_FALSE(IsValidInstalledVersion("1:"));
   EXPECT_FALSE(IsValidInstalledVersion("-1"));
-  EXPECT_FALSE(IsValidInstalledVersion("1.0-1:2"));        // no ':' in a revision
+  EXPECT_FALSE(IsValidInstalledVersion("1.0-1:2"));  // no ':' in a revision
   EXPECT_FALSE(IsValidInstalledVersion("1.0_1"));
   EXPECT_FALSE(IsValidInstalledVersion(std::string(kMaxVersionBytes + 1, '1')));
   EXPECT_TRUE(IsValidInstalledVersion(std::string(kMaxVersionBytes, '1')));
