@@ -6,6 +6,7 @@ set -euo pipefail
 
 BIN="${FERRY_BIN:?FERRY_BIN must point at the build directory}"
 BUNDLE="$BIN/bundler/ferry-bundle"
+RELAY="$BIN/relay/ferry-relay"
 ROOT_DIR="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$ROOT_DIR/build/demo"
 
@@ -128,5 +129,62 @@ code=$?
 set -e
 echo "exit code $code (1 = the input failed verification)"
 [ "$code" -eq 1 ]
+
+step "9. The site relay: initialise it with the pinned root v1"
+show "$RELAY" init --data relay --root root.json --site-id st-mary
+
+step "10. Import from the media: out of order on purpose, the relay sorts by sequence"
+show "$RELAY" import --data relay bundle-3.ferry bundle-2.ferry bundle-1.ferry
+echo "the tampered copy is refused and leaves only an audit event:"
+set +e
+"$RELAY" import --data relay tampered.ferry
+code=$?
+set -e
+echo "exit code $code"
+[ "$code" -eq 1 ]
+show "$RELAY" status --data relay
+show "$RELAY" bundles --data relay
+
+step "11. Approve what is high or critical, then ask what a machine needs"
+show "$RELAY" approve --data relay --severity high
+cat >sample-dpkg-status <<'STATUS'
+Package: libssl3
+Status: install ok installed
+Priority: optional
+Section: libs
+Architecture: amd64
+Version: 3.0.9-1
+Description: Secure Sockets Layer toolkit - shared libraries
+
+Package: openssl
+Status: install ok installed
+Priority: optional
+Section: utils
+Architecture: amd64
+Version: 3.0.11-1~deb12u1
+Description: Secure Sockets Layer toolkit - cryptographic utility
+
+Package: tzdata
+Status: install ok installed
+Priority: required
+Section: localization
+Architecture: all
+Version: 2023c-5+deb12u1
+Description: time zone and daylight-saving time data
+
+Package: bash
+Status: install ok installed
+Priority: required
+Section: shells
+Architecture: amd64
+Version: 5.2.15-2+b2
+Description: GNU Bourne Again SHell
+STATUS
+show "$RELAY" applicable --data relay --dpkg-status sample-dpkg-status
+echo "(openssl is already at the patched version; bash has no patch in the catalog)"
+
+step "12. The audit log and a full store check"
+show "$RELAY" events --data relay
+show "$RELAY" fsck --data relay
 
 step "Done: the demo's files are in $WORK"
