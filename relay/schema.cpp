@@ -62,6 +62,14 @@ CREATE TABLE approvals (
   approved_at INTEGER NOT NULL,
   actor TEXT NOT NULL
 );
+-- Endpoint inventories, stored once by the SHA-256 of their canonical form: many endpoints
+-- share an image, and applicability is computed per distinct inventory.
+CREATE TABLE inventories (
+  sha256 TEXT PRIMARY KEY,
+  canonical BLOB NOT NULL,
+  package_count INTEGER NOT NULL,
+  first_seen INTEGER NOT NULL
+);
 CREATE TABLE events (
   seq INTEGER PRIMARY KEY,
   type TEXT NOT NULL,
