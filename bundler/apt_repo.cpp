@@ -15,6 +15,7 @@
 #include "bundler/deb822.hpp"
 #include "bundler/deb_file.hpp"
 #include "bundler/debian_version.hpp"
+#include "bundler/libarchive_read.hpp"
 #include "common/file.hpp"
 
 namespace ferry::bundler {
@@ -22,35 +23,8 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-struct ArchiveReadDeleter {
-  void operator()(archive* a) const { archive_read_free(a); }
-};
-using ArchiveReadPtr = std::unique_ptr<archive, ArchiveReadDeleter>;
-
 constexpr int kMaxDistsDepth = 6;
 constexpr size_t kMaxIndexFiles = 4096;
-
-std::string LibarchiveMessage(archive* a) {
-  const char* message = archive_error_string(a);
-  return message != nullptr ? message : "unknown libarchive error";
-}
-
-// Only decompressors built into libarchive: filter_all would also register filters that run an
-// external program (lrzip, lzop, grzip) on untrusted input.
-Status EnableBuiltInFilters(
-    archive* a, const std::string& what,
-    std::initializer_list<std::pair<const char*, int (*)(archive*)>> filters) {
-  for (const auto& [name, enable] : filters) {
-    const int rc = enable(a);
-    if (rc == ARCHIVE_WARN) {
-      return IoError(what + ": libarchive was built without " + name + " support");
-    }
-    if (rc != ARCHIVE_OK) {
-      return IoError(what + ": " + LibarchiveMessage(a));
-    }
-  }
-  return Ok();
-}
 
 bool IsHex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -220,11 +194,11 @@ Result<std::string> ReadMaybeCompressedFile(const std::string& path, size_t max_
   if (file_size == 0) {
     return std::string();
   }
-  ArchiveReadPtr reader(archive_read_new());
+  libarchive::ReadPtr reader(archive_read_new());
   if (!reader) {
     return IoError(path + ": libarchive: out of memory");
   }
-  FERRY_RETURN_IF_ERROR(EnableBuiltInFilters(reader.get(), path,
+  FERRY_RETURN_IF_ERROR(libarchive::EnableFilters(reader.get(), path,
                                              {{"gzip", archive_read_support_filter_gzip},
                                               {"xz", archive_read_support_filter_xz},
                                               {"bzip2", archive_read_support_filter_bzip2},
@@ -232,7 +206,7 @@ Result<std::string> ReadMaybeCompressedFile(const std::string& path, size_t max_
                                               {"lz4", archive_read_support_filter_lz4}}));
   if (archive_read_support_format_raw(reader.get()) != ARCHIVE_OK ||
       archive_read_open_fd(reader.get(), file.fd(), 65536) != ARCHIVE_OK) {
-    return InvalidError(path + ": " + LibarchiveMessage(reader.get()));
+    return InvalidError(path + ": " + libarchive::Message(reader.get()));
   }
   archive_entry* entry = nullptr;
   const int rc = archive_read_next_header(reader.get(), &entry);
@@ -240,14 +214,14 @@ Result<std::string> ReadMaybeCompressedFile(const std::string& path, size_t max_
     return std::string();
   }
   if (rc < ARCHIVE_WARN) {
-    return InvalidError(path + ": " + LibarchiveMessage(reader.get()));
+    return InvalidError(path + ": " + libarchive::Message(reader.get()));
   }
   std::string out;
   std::vector<char> buffer(1 << 16);
   while (true) {
     const la_ssize_t n = archive_read_data(reader.get(), buffer.data(), buffer.size());
     if (n < 0) {
-      return InvalidError(path + ": " + LibarchiveMessage(reader.get()));
+      return InvalidError(path + ": " + libarchive::Message(reader.get()));
     }
     if (n == 0) {
       return out;

@@ -218,18 +218,12 @@ Result<std::vector<SourcePatch>> GatherSource(
   }
   // One pass over every payload to hash it; the writer checks the hash again as it copies.
   uint64_t done = 0;
-  std::vector<uint8_t> buffer(1 << 20);
   for (SourcePatch& source : sources) {
-    FERRY_ASSIGN_OR_RETURN(fs::File file, fs::File::OpenRead(source.path));
-    crypto::Sha256 hasher;
-    while (true) {
-      FERRY_ASSIGN_OR_RETURN(const size_t n, file.Read(buffer));
-      if (n == 0) break;
-      hasher.Update(buffer.data(), n);
-      done += n;
-      if (progress) progress(done, total);
-    }
-    source.patch.payload.sha256 = hasher.Finish();
+    FERRY_ASSIGN_OR_RETURN(source.patch.payload.sha256,
+                           crypto::Sha256OfFile(source.path, [&](size_t bytes) {
+                             done += bytes;
+                             if (progress) progress(done, total);
+                           }));
     const auto expected = expected_sha.find(source.path);
     if (expected != expected_sha.end() &&
         crypto::DigestHex(source.patch.payload.sha256) != expected->second) {

@@ -11,42 +11,16 @@
 
 #include "bundler/deb822.hpp"
 #include "bundler/debian_version.hpp"
+#include "bundler/libarchive_read.hpp"
 #include "common/file.hpp"
 
 namespace ferry::bundler {
 namespace {
 
-struct ArchiveReadDeleter {
-  void operator()(archive* a) const { archive_read_free(a); }
-};
-using ArchiveReadPtr = std::unique_ptr<archive, ArchiveReadDeleter>;
-
 // A hostile control.tar.xz could inflate without bound; these stop the walk long before that.
 constexpr int kMaxControlEntries = 4096;
 constexpr int64_t kMaxControlUncompressedBytes = 128 << 20;
 constexpr size_t kMaxDebianBinaryBytes = 4096;
-
-std::string LibarchiveMessage(archive* a) {
-  const char* message = archive_error_string(a);
-  return message != nullptr ? message : "unknown libarchive error";
-}
-
-// Only decompressors built into libarchive: filter_all would also register filters that run an
-// external program (lrzip, lzop, grzip) on untrusted input.
-Status EnableBuiltInFilters(
-    archive* a, const std::string& what,
-    std::initializer_list<std::pair<const char*, int (*)(archive*)>> filters) {
-  for (const auto& [name, enable] : filters) {
-    const int rc = enable(a);
-    if (rc == ARCHIVE_WARN) {
-      return IoError(what + ": libarchive was built without " + name + " support");
-    }
-    if (rc != ARCHIVE_OK) {
-      return IoError(what + ": " + LibarchiveMessage(a));
-    }
-  }
-  return Ok();
-}
 
 // Reads the current entry's data, refusing more than `max_bytes`.
 Result<std::string> ReadEntryData(archive* a, size_t max_bytes, const std::string& what) {
@@ -55,7 +29,7 @@ Result<std::string> ReadEntryData(archive* a, size_t max_bytes, const std::strin
   while (true) {
     const la_ssize_t n = archive_read_data(a, buffer, sizeof buffer);
     if (n < 0) {
-      return InvalidError(what + ": " + LibarchiveMessage(a));
+      return InvalidError(what + ": " + libarchive::Message(a));
     }
     if (n == 0) {
       return out;
@@ -88,13 +62,13 @@ bool IsSupportedFormatVersion(std::string_view content) {
 // Walks the outer ar archive and returns the bytes of the control.tar member.
 Result<std::string> ReadControlMember(const std::string& path) {
   FERRY_ASSIGN_OR_RETURN(fs::File file, fs::File::OpenRead(path));
-  ArchiveReadPtr ar(archive_read_new());
+  libarchive::ReadPtr ar(archive_read_new());
   if (!ar) {
     return IoError(path + ": libarchive: out of memory");
   }
   if (archive_read_support_format_ar(ar.get()) != ARCHIVE_OK ||
       archive_read_open_fd(ar.get(), file.fd(), 65536) != ARCHIVE_OK) {
-    return InvalidError(path + ": not a Debian package: " + LibarchiveMessage(ar.get()));
+    return InvalidError(path + ": not a Debian package: " + libarchive::Message(ar.get()));
   }
   archive_entry* entry = nullptr;
   int rc = archive_read_next_header(ar.get(), &entry);
@@ -103,7 +77,7 @@ Result<std::string> ReadControlMember(const std::string& path) {
   }
   if (rc < ARCHIVE_WARN) {
     return InvalidError(
-        path + ": not a Debian package (not an ar archive): " + LibarchiveMessage(ar.get()));
+        path + ": not a Debian package (not an ar archive): " + libarchive::Message(ar.get()));
   }
   const char* first_name = archive_entry_pathname(entry);
   if (first_name == nullptr || std::string_view(first_name) != "debian-binary") {
@@ -120,7 +94,7 @@ Result<std::string> ReadControlMember(const std::string& path) {
       return InvalidError(path + ": no control.tar member");
     }
     if (rc < ARCHIVE_WARN) {
-      return InvalidError(path + ": " + LibarchiveMessage(ar.get()));
+      return InvalidError(path + ": " + libarchive::Message(ar.get()));
     }
     const char* raw_name = archive_entry_pathname(entry);
     const std::string_view name = raw_name != nullptr ? raw_name : "";
@@ -143,19 +117,19 @@ Result<std::string> ReadControlMember(const std::string& path) {
 
 // Opens the in-memory control archive (any compression) and returns ./control.
 Result<std::string> ReadControlFile(const std::string& member, const std::string& what) {
-  ArchiveReadPtr tar(archive_read_new());
+  libarchive::ReadPtr tar(archive_read_new());
   if (!tar) {
     return IoError(what + ": libarchive: out of memory");
   }
   // The compressions dpkg-deb writes for control.tar (and bzip2, which older tools used).
-  FERRY_RETURN_IF_ERROR(EnableBuiltInFilters(tar.get(), what,
+  FERRY_RETURN_IF_ERROR(libarchive::EnableFilters(tar.get(), what,
                                              {{"gzip", archive_read_support_filter_gzip},
                                               {"xz", archive_read_support_filter_xz},
                                               {"zstd", archive_read_support_filter_zstd},
                                               {"bzip2", archive_read_support_filter_bzip2}}));
   if (archive_read_support_format_tar(tar.get()) != ARCHIVE_OK ||
       archive_read_open_memory(tar.get(), member.data(), member.size()) != ARCHIVE_OK) {
-    return InvalidError(what + ": " + LibarchiveMessage(tar.get()));
+    return InvalidError(what + ": " + libarchive::Message(tar.get()));
   }
   for (int count = 0;; ++count) {
     if (count >= kMaxControlEntries) {
@@ -167,7 +141,7 @@ Result<std::string> ReadControlFile(const std::string& member, const std::string
       return InvalidError(what + ": no ./control file");
     }
     if (rc < ARCHIVE_WARN) {
-      return InvalidError(what + ": " + LibarchiveMessage(tar.get()));
+      return InvalidError(what + ": " + libarchive::Message(tar.get()));
     }
     if (archive_filter_bytes(tar.get(), 0) > kMaxControlUncompressedBytes) {
       return InvalidError(what + ": expands past " + std::to_string(kMaxControlUncompressedBytes) +

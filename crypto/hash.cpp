@@ -101,7 +101,8 @@ Sha256Digest Sha256Of(std::string_view data) {
   return hasher.Finish();
 }
 
-Result<Sha256Digest> Sha256OfFile(const std::string& path) {
+Result<Sha256Digest> Sha256OfFile(const std::string& path,
+                                  const std::function<void(size_t bytes)>& on_bytes) {
   FERRY_ASSIGN_OR_RETURN(fs::File file, fs::File::OpenRead(path));
   std::vector<uint8_t> buffer(kFileChunk);
   Sha256 hasher;
@@ -111,6 +112,7 @@ Result<Sha256Digest> Sha256OfFile(const std::string& path) {
       break;
     }
     hasher.Update(buffer.data(), n);
+    if (on_bytes) on_bytes(n);
   }
   return hasher.Finish();
 }

@@ -4,6 +4,7 @@
 // (several times faster than libsodium's portable code); BLAKE2b comes from libsodium.
 
 #include <array>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -47,8 +48,10 @@ class Sha256 {
 // The SHA-256 of a byte string.
 Sha256Digest Sha256Of(std::string_view data);
 
-// The SHA-256 of a file's contents, read in 1 MiB chunks so memory stays flat.
-Result<Sha256Digest> Sha256OfFile(const std::string& path);
+// The SHA-256 of a file's contents, read in 1 MiB chunks so memory stays flat. `on_bytes`, when
+// given, hears how many bytes each chunk held (for progress bars).
+Result<Sha256Digest> Sha256OfFile(const std::string& path,
+                                  const std::function<void(size_t bytes)>& on_bytes = nullptr);
 
 // 64 lower-case hex characters.
 std::string DigestHex(const Sha256Digest& digest);

@@ -33,7 +33,6 @@ Status CheckPayloads(Relay& relay, const FsckOptions& options, FsckReport& repor
   }
   std::set<std::string> referenced;
   uint64_t done = 0;
-  std::vector<uint8_t> buffer(1 << 20);
   for (const auto& [hex, size] : expected) {
     referenced.insert(hex.substr(0, 2) + "/" + hex);
     auto digest = crypto::ParseDigestHex(hex);
@@ -54,17 +53,13 @@ Status CheckPayloads(Relay& relay, const FsckOptions& options, FsckReport& repor
     }
     ++report.payloads_checked;
     if (!options.hash_payloads) continue;
-    FERRY_ASSIGN_OR_RETURN(fs::File file, fs::File::OpenRead(path));
-    crypto::Sha256 hasher;
-    while (true) {
-      FERRY_ASSIGN_OR_RETURN(const size_t n, file.Read(buffer));
-      if (n == 0) break;
-      hasher.Update(buffer.data(), n);
-      done += n;
-      report.bytes_hashed += n;
-      if (options.progress) options.progress(done, total);
-    }
-    if (hasher.Finish() != *digest) {
+    FERRY_ASSIGN_OR_RETURN(const crypto::Sha256Digest actual,
+                           crypto::Sha256OfFile(path, [&](size_t bytes) {
+                             done += bytes;
+                             report.bytes_hashed += bytes;
+                             if (options.progress) options.progress(done, total);
+                           }));
+    if (actual != *digest) {
       report.faults.push_back("payload " + hex + ": contents do not match the SHA-256");
     }
   }
