@@ -79,7 +79,8 @@ Result<crypto::TrustRoot> CheckTrust(const BundleHead& head, const crypto::Trust
   if (!signatures.ok()) return std::move(signatures).error().Context(path);
   // Expiry is checked only once the signature shows the dates are the signer's.
   if (options.now >= manifest.expires) {
-    return InvalidError(path + ": manifest expired at " + FormatTime(manifest.expires));
+    return InvalidError(path + ": manifest expired at " + FormatTime(manifest.expires) +
+                        " (checked against " + FormatTime(options.now) + ")");
   }
   if (manifest.site && options.site && *manifest.site != *options.site) {
     return InvalidError(path + ": bundle is bound to site \"" + *manifest.site +

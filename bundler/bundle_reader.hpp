@@ -48,7 +48,9 @@ struct BundleHead {
 };
 
 struct VerifyOptions {
-  UnixTime now = 0;  // expiry of the final root and of the manifest is checked against this
+  // Expiry of the final root and of the manifest is checked against this. A relay passes its
+  // time ratchet here when that is ahead of the clock.
+  UnixTime now = 0;
   std::optional<std::string> site;  // when set, a bundle bound to another site is refused
   // Called as payload bytes are read: bytes done so far and the bundle's payload total.
   std::function<void(uint64_t done, uint64_t total)> progress;

@@ -78,7 +78,10 @@ Result<std::map<std::string, std::string>> ReadConfig(const std::string& path) {
     if (eq == std::string::npos) {
       return UsageError(path + ":" + std::to_string(line_number) + ": expected key = value");
     }
-    values[trim(line.substr(0, eq))] = trim(line.substr(eq + 1));
+    const std::string key = trim(line.substr(0, eq));
+    if (!values.emplace(key, trim(line.substr(eq + 1))).second) {
+      return UsageError(path + ":" + std::to_string(line_number) + ": \"" + key + "\" set twice");
+    }
     if (end == text.size()) break;
   }
   return values;
@@ -100,6 +103,9 @@ Result<std::string> DataDirectory(const Args& args) {
     return UsageError("missing required option --data (and no " + path + ")");
   }
   FERRY_ASSIGN_OR_RETURN(const auto values, ReadConfig(path));
+  for (const auto& [key, value] : values) {
+    if (key != "data_dir") return UsageError(path + ": unknown setting \"" + key + "\"");
+  }
   const auto it = values.find("data_dir");
   if (it == values.end()) return UsageError(path + ": no data_dir setting");
   return it->second;
@@ -113,13 +119,22 @@ std::vector<cli::OptionSpec> WithCommon(std::vector<cli::OptionSpec> specs) {
 
 void PrintJson(const json::Value& value) { std::cout << json::Pretty(value); }
 
+// Parses options for a command that takes no positional arguments, refusing stray words.
+Result<Args> ParseOptionsOnly(std::span<char* const> argv, std::vector<cli::OptionSpec> specs) {
+  FERRY_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, WithCommon(std::move(specs))));
+  if (!args.positional().empty()) {
+    return UsageError("unexpected argument \"" + args.positional().front() + "\"");
+  }
+  return args;
+}
+
 // ---- init ----
 
 Status Init(std::span<char* const> argv) {
-  FERRY_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, WithCommon({{"root", Arity::kOne},
-                                                                   {"site-id", Arity::kOne},
-                                                                   {"dns", Arity::kMany},
-                                                                   {"ip", Arity::kMany}})));
+  FERRY_ASSIGN_OR_RETURN(Args args, ParseOptionsOnly(argv, {{"root", Arity::kOne},
+                                                            {"site-id", Arity::kOne},
+                                                            {"dns", Arity::kMany},
+                                                            {"ip", Arity::kMany}}));
   InitOptions options;
   FERRY_ASSIGN_OR_RETURN(options.data_dir, DataDirectory(args));
   FERRY_ASSIGN_OR_RETURN(options.root_path, args.Require("root"));
@@ -180,8 +195,15 @@ Status ImportOne(const std::string& data_dir, const std::string& path) {
   bar.Finish();
   const bundler::Manifest& m = report.manifest;
   if (report.already_present) {
-    std::printf("%s: channel %s sequence %lld is already imported; nothing changed\n", path.c_str(),
-                m.channel.c_str(), static_cast<long long>(m.sequence));
+    if (report.payloads_written > 0) {
+      std::printf("%s: channel %s sequence %lld is already imported; %zu missing payload(s) "
+                  "restored to the store\n",
+                  path.c_str(), m.channel.c_str(), static_cast<long long>(m.sequence),
+                  report.payloads_written);
+    } else {
+      std::printf("%s: channel %s sequence %lld is already imported; nothing changed\n",
+                  path.c_str(), m.channel.c_str(), static_cast<long long>(m.sequence));
+    }
     return Ok();
   }
   std::printf("imported %s: channel %s sequence %lld, %zu patches, %zu new payloads, %llu bytes "
@@ -217,9 +239,17 @@ Status Watch(const std::string& data_dir, const std::string& mount, int64_t inte
   std::fflush(stdout);
   std::map<std::string, FileStamp> done;    // imported or refused, at this size and time
   std::map<std::string, FileStamp> last_seen;
+  bool mounted = true;
   while (!g_stop) {
     std::vector<PendingBundle> ready;
-    if (auto names = fs::ListDirectory(mount); names.ok()) {
+    auto names = fs::ListDirectory(mount);
+    if (!names.ok() && mounted) {
+      std::printf("%s: not readable (media removed?): %s\n", mount.c_str(),
+                  names.error().message().c_str());
+      std::fflush(stdout);
+    }
+    mounted = names.ok();
+    if (names.ok()) {
       for (const std::string& name : *names) {
         if (!name.ends_with(".ferry")) continue;
         const std::string path = fs::JoinPath(mount, name);
@@ -234,7 +264,11 @@ Status Watch(const std::string& data_dir, const std::string& mount, int64_t inte
       if (g_stop) break;
       const Status imported = ImportOne(data_dir, bundle.path);
       if (!imported.ok()) cli::ReportError(imported.error());
-      done[bundle.path] = last_seen[bundle.path];
+      // A refused bundle stays refused until the file changes; an environment failure (a busy
+      // database, a read error on flaky media) is tried again at the next scan.
+      if (imported.ok() || imported.error().kind() == ErrorKind::kInvalid) {
+        done[bundle.path] = last_seen[bundle.path];
+      }
     }
     for (int64_t waited = 0; waited < interval * 10 && !g_stop; ++waited) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -323,7 +357,7 @@ Result<Relay> OpenForReading(const Args& args) {
 }
 
 Status Status_(std::span<char* const> argv) {
-  FERRY_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, WithCommon({{"json", Arity::kFlag}})));
+  FERRY_ASSIGN_OR_RETURN(Args args, ParseOptionsOnly(argv, {{"json", Arity::kFlag}}));
   FERRY_ASSIGN_OR_RETURN(Relay relay, OpenForReading(args));
   FERRY_ASSIGN_OR_RETURN(const crypto::TrustRoot root, relay.TrustedRoot());
   FERRY_ASSIGN_OR_RETURN(const std::optional<std::string> site, relay.SiteId());
@@ -357,7 +391,7 @@ Status Status_(std::span<char* const> argv) {
                      {"payload_bytes", payload_bytes},
                      {"events", events},
                      {"catalog_version", catalog_version},
-                     {"time_ratchet", FormatTime(ratchet)}};
+                     {"time_ratchet", ratchet ? json::Value(FormatTime(ratchet)) : json::Value()}};
     if (site) out["site_id"] = *site;
     PrintJson(out);
     return Ok();
@@ -378,7 +412,7 @@ Status Status_(std::span<char* const> argv) {
 }
 
 Status Bundles(std::span<char* const> argv) {
-  FERRY_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, WithCommon({{"json", Arity::kFlag}})));
+  FERRY_ASSIGN_OR_RETURN(Args args, ParseOptionsOnly(argv, {{"json", Arity::kFlag}}));
   FERRY_ASSIGN_OR_RETURN(Relay relay, OpenForReading(args));
   FERRY_ASSIGN_OR_RETURN(const std::vector<BundleRecord> bundles, ListBundles(relay.db()));
   if (args.Has("json")) {
@@ -400,8 +434,8 @@ Status Bundles(std::span<char* const> argv) {
 }
 
 Status Patches(std::span<char* const> argv) {
-  FERRY_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, WithCommon({{"json", Arity::kFlag},
-                                                                   {"approved", Arity::kFlag}})));
+  FERRY_ASSIGN_OR_RETURN(Args args,
+                         ParseOptionsOnly(argv, {{"json", Arity::kFlag}, {"approved", Arity::kFlag}}));
   FERRY_ASSIGN_OR_RETURN(Relay relay, OpenForReading(args));
   FERRY_ASSIGN_OR_RETURN(std::vector<CatalogPatch> patches, ListPatches(relay.db()));
   if (args.Has("approved")) {
@@ -425,8 +459,8 @@ Status Patches(std::span<char* const> argv) {
 
 Status Events(std::span<char* const> argv) {
   FERRY_ASSIGN_OR_RETURN(Args args,
-                         Args::Parse(argv, WithCommon({{"json", Arity::kFlag}, {"from", Arity::kOne},
-                                                       {"limit", Arity::kOne}, {"type", Arity::kOne}})));
+                         ParseOptionsOnly(argv, {{"json", Arity::kFlag}, {"from", Arity::kOne},
+                                                 {"limit", Arity::kOne}, {"type", Arity::kOne}}));
   FERRY_ASSIGN_OR_RETURN(const auto from, args.GetInt("from", 1, int64_t{1} << 62));
   FERRY_ASSIGN_OR_RETURN(const auto limit, args.GetInt("limit", 1, 1000000));
   FERRY_ASSIGN_OR_RETURN(Relay relay, OpenForReading(args));
@@ -452,9 +486,9 @@ Status Events(std::span<char* const> argv) {
 
 Status Applicable_(std::span<char* const> argv) {
   FERRY_ASSIGN_OR_RETURN(Args args,
-                         Args::Parse(argv, WithCommon({{"json", Arity::kFlag},
-                                                       {"dpkg-status", Arity::kOne},
-                                                       {"target-os", Arity::kOne}})));
+                         ParseOptionsOnly(argv, {{"json", Arity::kFlag},
+                                                 {"dpkg-status", Arity::kOne},
+                                                 {"target-os", Arity::kOne}}));
   FERRY_ASSIGN_OR_RETURN(const std::string status_path, args.Require("dpkg-status"));
   FERRY_ASSIGN_OR_RETURN(Relay relay, OpenForReading(args));
   FERRY_ASSIGN_OR_RETURN(const std::string text, fs::ReadFile(status_path, kMaxDpkgStatusBytes));
@@ -506,6 +540,9 @@ Status ChangeApproval(std::span<char* const> argv, bool approve) {
   selection.ids = args.positional();
   selection.all = args.Has("all");
   selection.min_severity = args.Get("severity");
+  if ((!selection.ids.empty()) + selection.all + selection.min_severity.has_value() > 1) {
+    return UsageError("name patch ids, --all or --severity LEVEL: one of them");
+  }
   FERRY_ASSIGN_OR_RETURN(Relay relay, Relay::Open(data_dir, Relay::Access::kReadWrite));
   FERRY_ASSIGN_OR_RETURN(const std::vector<std::string> changed,
                          approve ? ApprovePatches(relay.db(), selection, OperatorActor())
@@ -520,7 +557,7 @@ Status ChangeApproval(std::span<char* const> argv, bool approve) {
 // ---- fsck ----
 
 int Fsck(std::span<char* const> argv) {
-  auto args = Args::Parse(argv, WithCommon({{"json", Arity::kFlag}, {"quick", Arity::kFlag}}));
+  auto args = ParseOptionsOnly(argv, {{"json", Arity::kFlag}, {"quick", Arity::kFlag}});
   if (!args.ok()) return cli::ReportError(args.error());
   const auto run = [&]() -> Result<FsckReport> {
     FERRY_ASSIGN_OR_RETURN(const std::string data_dir, DataDirectory(*args));

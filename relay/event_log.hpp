@@ -31,7 +31,7 @@ std::string EventLeaf(const Event& event);
 Result<Event> ParseEventLeaf(std::string_view leaf);
 
 // Appends an event with the next sequence number inside the caller's open transaction, or in a
-// transaction of its own when none is open. Returns the stored event.
+// write transaction of its own when none is open. Returns the stored event.
 Result<Event> AppendEvent(sql::Database& db, std::string actor, std::string type,
                           std::string subject, json::Object details);
 

@@ -16,7 +16,6 @@ struct FsckReport {
   size_t payloads_checked = 0;
   uint64_t bytes_hashed = 0;
   int64_t events_checked = 0;
-  bool staging_skipped = false;  // an import held the lock: staging was left to it
   bool ok() const { return faults.empty(); }
 };
 

@@ -121,9 +121,16 @@ Status Publish(Relay& relay, const bundler::VerifiedBundle& bundle, const crypto
                          db.Prepare("INSERT OR IGNORE INTO payloads (sha256, size) VALUES (?, ?)"));
   FERRY_ASSIGN_OR_RETURN(
       sql::Statement insert_patch,
-      db.Prepare("INSERT OR IGNORE INTO patches (id, bundle_id, kind, package, version, "
+      // A patch already in the catalog keeps the bundle that first brought it, but takes the
+      // newer bundle's metadata (an advisory may have raised its severity or added CVEs). Its
+      // payload cannot change: CheckAgainstCatalog refused that.
+      db.Prepare("INSERT INTO patches (id, bundle_id, kind, package, version, "
                  "architecture, target_os, severity, released, payload_sha256, document) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                 "ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, package = excluded.package, "
+                 "version = excluded.version, architecture = excluded.architecture, "
+                 "target_os = excluded.target_os, severity = excluded.severity, "
+                 "released = excluded.released, document = excluded.document"));
   for (const bundler::Patch& patch : manifest.patches) {
     const std::string sha = crypto::DigestHex(patch.payload.sha256);
     insert_payload.Bind(1, sha).Bind(2, static_cast<int64_t>(patch.payload.size));
@@ -152,7 +159,7 @@ Status Publish(Relay& relay, const bundler::VerifiedBundle& bundle, const crypto
                        {"manifest_sha256", manifest_sha256},
                        {"created", FormatTime(manifest.created)},
                        {"expires", FormatTime(manifest.expires)},
-                       {"root_version", bundle.root.version},
+                       {"trusted_root_version", bundle.root.version},
                        {"patches", static_cast<int64_t>(manifest.patches.size())},
                        {"payloads", static_cast<int64_t>(bundle.payload_count)},
                        {"payload_bytes", bundle.payload_bytes}};
@@ -224,10 +231,15 @@ Result<ImportReport> ImportBundle(Relay& relay, const std::string& path, const I
   if (!verified.ok()) return refuse(std::move(verified).error());
   report.manifest = verified->head.manifest;
   if (verified->already_known) {
-    (void)relay.payloads().Discard(import_id);
+    // Nothing to record, but a payload the store lost (a disk replaced, a file deleted) was just
+    // staged from verified bytes: putting it back repairs the store.
     report.already_present = true;
+    FERRY_ASSIGN_OR_RETURN(report.payloads_written, relay.payloads().Publish(import_id));
     return report;
   }
+  // The staged files must be durable before the commit that makes the catalog point at them.
+  Status durable = relay.payloads().SyncStaging(import_id);
+  if (!durable.ok()) return refuse(std::move(durable).error().Context(path));
   report.payload_bytes = verified->payload_bytes;
 
   Status published = relay.db().Begin();
@@ -239,7 +251,14 @@ Result<ImportReport> ImportBundle(Relay& relay, const std::string& path, const I
   }
   if (!published.ok()) return refuse(std::move(published).error().Context(path));
   // Committed: from here a crash is finished by RecoverInterruptedImports.
-  FERRY_ASSIGN_OR_RETURN(report.payloads_written, relay.payloads().Publish(import_id));
+  auto published_files = relay.payloads().Publish(import_id);
+  if (!published_files.ok()) {
+    return std::move(published_files)
+        .error()
+        .Context(path + ": imported, but moving its payloads into the store failed (the next "
+                 "import or fsck finishes the move)");
+  }
+  report.payloads_written = *published_files;
   return report;
 }
 

@@ -109,8 +109,16 @@ Result<InitReport> InitializeRelay(const InitOptions& options) {
     return InvalidError(options.root_path + ": root version " + std::to_string(root.version) +
                         " expired at " + FormatTime(root.expires));
   }
+  if (options.site_id && options.site_id->size() > kMaxTlsSiteId) {
+    return UsageError("--site-id \"" + *options.site_id + "\" is longer than " +
+                      std::to_string(kMaxTlsSiteId) + " characters");
+  }
   if (::mkdir(options.data_dir.c_str(), 0750) != 0 && errno != EEXIST) {
     return IoError(options.data_dir + ": mkdir: " + std::strerror(errno));
+  }
+  // The directory holds the relay's unencrypted identity key: nobody else may list it.
+  if (::chmod(options.data_dir.c_str(), 0750) != 0) {
+    return IoError(options.data_dir + ": chmod: " + std::strerror(errno));
   }
   FERRY_ASSIGN_OR_RETURN(const DirectoryLock lock, DirectoryLock::TryAcquire(dir.lock_file()));
   if (fs::Exists(dir.database())) {

@@ -125,6 +125,11 @@ Result<size_t> PayloadStore::Publish(const std::string& import_id) const {
   return moved;
 }
 
+Status PayloadStore::SyncStaging(const std::string& import_id) const {
+  FERRY_RETURN_IF_ERROR(fs::SyncDirectory(StagingDir(import_id)));
+  return fs::SyncDirectory(dir_.staging());
+}
+
 Status PayloadStore::Discard(const std::string& import_id) const {
   const std::string dir = StagingDir(import_id);
   if (!fs::IsDirectory(dir)) return Ok();

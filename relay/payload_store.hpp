@@ -32,6 +32,8 @@ class PayloadStore {
   // Moves staged files into the store (a payload already there is kept and the copy dropped),
   // syncs the directories and removes the staging directory. Returns how many files it moved.
   Result<size_t> Publish(const std::string& import_id) const;
+  // Syncs the staging directory's entries, so a commit that follows can rely on them.
+  Status SyncStaging(const std::string& import_id) const;
   // Removes the staging directory and everything in it.
   Status Discard(const std::string& import_id) const;
   // The import ids that have a staging directory.

@@ -19,7 +19,7 @@ class Relay {
   enum class Access { kReadWrite, kReadOnly };
 
   // Opens an initialised data directory. Read-write opens migrate the schema; read-only opens
-  // (status, listings, fsck) never write and are safe beside a serving or importing relay.
+  // (status and the listings) never write and are safe beside a serving or importing relay.
   static Result<Relay> Open(const std::string& data_dir, Access access);
 
   sql::Database& db() { return db_; }

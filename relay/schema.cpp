@@ -117,6 +117,11 @@ Status Migrate(sql::Database& db) {
 
 Status CheckSchema(sql::Database& db) {
   FERRY_ASSIGN_OR_RETURN(const int64_t version, UserVersion(db));
+  if (version > kSchemaVersion) {
+    return IoError(db.path() + ": schema version " + std::to_string(version) +
+                   " is newer than this Ferry understands (" + std::to_string(kSchemaVersion) +
+                   "); use the Ferry that wrote it");
+  }
   if (version != kSchemaVersion) {
     return IoError(db.path() + ": schema version " + std::to_string(version) + ", expected " +
                    std::to_string(kSchemaVersion) + " (run any write command to migrate)");

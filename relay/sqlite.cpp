@@ -78,6 +78,8 @@ void Database::Rollback() {
   if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
+bool Database::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
 int64_t Database::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 
 Statement::~Statement() {

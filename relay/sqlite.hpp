@@ -38,6 +38,8 @@ class Database {
   Status Begin();
   Status Commit();
   void Rollback();
+  // True while a transaction is open on this connection.
+  bool InTransaction() const;
 
   int64_t LastInsertRowId() const;
   const std::string& path() const { return path_; }

@@ -148,6 +148,42 @@ TEST_F(ImporterTest, ReimportingTheSameBundleIsANoOp) {
   EXPECT_EQ(*EventCount(relay_->db()), events);
 }
 
+TEST_F(ImporterTest, ReimportingRestoresAPayloadTheStoreLost) {
+  const std::string path = Build(1, "b1.ferry");
+  ASSERT_TRUE(Import(path).ok());
+  const auto patches = ListPatches(relay_->db());
+  const std::string lost = relay_->payloads().PathOf(patches->front().patch.payload.sha256);
+  ASSERT_EQ(::unlink(lost.c_str()), 0);
+  auto fsck = CheckRelay(*relay_, {});
+  ASSERT_TRUE(fsck.ok());
+  EXPECT_FALSE(fsck->ok());
+  auto again = Import(path);
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  EXPECT_TRUE(again->already_present);
+  EXPECT_EQ(again->payloads_written, 1u);
+  fsck = CheckRelay(*relay_, {});
+  ASSERT_TRUE(fsck.ok());
+  EXPECT_TRUE(fsck->ok());
+}
+
+TEST_F(ImporterTest, ALaterBundleUpdatesAPatchsMetadata) {
+  ASSERT_TRUE(Import(Build(1, "b1.ferry")).ok());
+  const std::string advisories = dir_ / "osv";
+  testing::Run("mkdir -p '" + advisories + "'");
+  testing::WriteAll(advisories + "/DSA-9.json", R"({"id": "DSA-9", "aliases": ["CVE-2026-9999"],
+    "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+    "affected": [{"package": {"ecosystem": "Debian:12", "name": "libfoo1"},
+      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.0-1"}]}]}]})");
+  bundler::BuildOptions options = Options(2, "b2.ferry");
+  options.advisories_dir = advisories;
+  ASSERT_TRUE(bundler::BuildBundle(options).ok());
+  ASSERT_TRUE(Import(dir_ / "b2.ferry").ok());
+  const auto patch = FindPatch(relay_->db(), "libfoo1_1.0-1_amd64");
+  ASSERT_TRUE(patch.ok() && patch->has_value());
+  EXPECT_EQ((*patch)->severity, "critical");
+  EXPECT_EQ((*patch)->cves, std::vector<std::string>{"CVE-2026-9999"});
+}
+
 TEST_F(ImporterTest, ADamagedCopyOfAKnownBundleIsStillRefused) {
   const std::string path = Build(1, "b1.ferry");
   ASSERT_TRUE(Import(path).ok());
