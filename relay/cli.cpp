@@ -237,7 +237,15 @@ Status Watch(const std::string& data_dir, const std::string& mount, int64_t inte
   std::printf("watching %s for bundles every %llds\n", mount.c_str(),
               static_cast<long long>(interval));
   std::fflush(stdout);
-  std::map<std::string, FileStamp> done;    // imported or refused, at this size and time
+  // Imported or refused files, at their size and time. A refused file is tried once more after
+  // any later import succeeds: a delta copied onto the media before its base becomes importable
+  // when the base arrives, while a tampered file is not retried in a loop.
+  struct Outcome {
+    FileStamp stamp;
+    std::optional<int64_t> refused_after;  // imports succeeded when it was refused; unset: imported
+  };
+  std::map<std::string, Outcome> done;
+  int64_t imports = 0;
   std::map<std::string, FileStamp> last_seen;
   bool mounted = true;
   while (!g_stop) {
@@ -256,7 +264,10 @@ Status Watch(const std::string& data_dir, const std::string& mount, int64_t inte
         const FileStamp stamp = StampOf(path);
         const bool settled = last_seen.count(path) && last_seen[path] == stamp;
         last_seen[path] = stamp;
-        if (settled && !(done.count(path) && done[path] == stamp)) ready.push_back(Peek(path));
+        const auto it = done.find(path);
+        const bool handled = it != done.end() && it->second.stamp == stamp &&
+                             it->second.refused_after.value_or(imports) == imports;
+        if (settled && !handled) ready.push_back(Peek(path));
       }
     }
     SortBySequence(ready);
@@ -266,8 +277,11 @@ Status Watch(const std::string& data_dir, const std::string& mount, int64_t inte
       if (!imported.ok()) cli::ReportError(imported.error());
       // A refused bundle stays refused until the file changes; an environment failure (a busy
       // database, a read error on flaky media) is tried again at the next scan.
-      if (imported.ok() || imported.error().kind() == ErrorKind::kInvalid) {
-        done[bundle.path] = last_seen[bundle.path];
+      if (imported.ok()) {
+        ++imports;
+        done[bundle.path] = Outcome{last_seen[bundle.path], std::nullopt};
+      } else if (imported.error().kind() == ErrorKind::kInvalid) {
+        done[bundle.path] = Outcome{last_seen[bundle.path], imports};
       }
     }
     for (int64_t waited = 0; waited < interval * 10 && !g_stop; ++waited) {

@@ -1,15 +1,19 @@
 // Writes the seed corpus of the bundle-reader fuzzer: real bundles signed with the fixture's keys
-// (so the fuzzer starts past the signature checks) and a few broken variants of them.
+// (so the fuzzer starts past the signature checks), corrupted and truncated copies of them, and
+// hand-made archives holding what a hostile tar may hold (links, devices, unsafe names, lying
+// sizes, duplicates, long-name extensions).
 //
 //   make_fuzz_corpus OUT_DIR
 //
 // Needs dpkg-deb on PATH for the .deb payloads.
 
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bundler/build.hpp"
@@ -260,8 +264,9 @@ int Main(const std::string& out_dir) {
   const size_t end = members.size();
   corpus.Store("no-root-chain", MakeTar({members.begin() + 1, members.end()}));
   corpus.Store("symlink", with(end, {.name = "payloads/x", .type = "symlink", .link_target = "/"}));
-  corpus.Store("hardlink", with(end, {.name = "payloads/y", .type = "hardlink",
-                                      .link_target = "manifest.json"}));
+  corpus.Store(
+      "hardlink",
+      with(end, {.name = "payloads/y", .type = "hardlink", .link_target = "manifest.json"}));
   corpus.Store("directory", with(0, {.name = "root/", .type = "dir"}));
   corpus.Store("fifo", with(end, {.name = "payloads/fifo", .type = "fifo"}));
   corpus.Store("chardev", with(end, {.name = "payloads/null", .type = "chardev"}));
@@ -279,8 +284,9 @@ int Main(const std::string& out_dir) {
   WriteAll(tree + "/" + long_name, "long\n");
   for (const char* format : {"pax", "gnu"}) {
     const std::string out = scratch / (std::string(format) + ".tar");
-    if (Run("tar --format=" + std::string(format) + " -cf '" + out + "' -C '" + tree + "' '" +
-            long_name + "'").exit_code != 0) {
+    const std::string command = "tar --format=" + std::string(format) + " -cf '" + out + "' -C '" +
+                                tree + "' '" + long_name + "'";
+    if (Run(command).exit_code != 0) {
       Fail(std::string("tar --format=") + format + " failed");
     }
     const std::string tar = ReadAll(out);

@@ -3,7 +3,11 @@
 // Helpers shared by the test suites: scratch directories, real .deb files made with dpkg-deb,
 // running Ferry's executables, and hand-made tar archives for hostile-input tests.
 
+#include <sys/types.h>
+
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +40,12 @@ struct CommandResult {
 
 // Runs a shell command line, capturing stdout and stderr.
 CommandResult Run(const std::string& command_line);
+
+// Starts args[0] (a path) with args, stdin from /dev/null and stdout/stderr into the given files.
+pid_t Spawn(const std::vector<std::string>& args, const std::string& out, const std::string& err);
+
+// The child's wait status once it has exited, or nullopt if it still runs at the deadline.
+std::optional<int> WaitForExit(pid_t pid, std::chrono::milliseconds timeout);
 
 // The path of a built executable, e.g. BuildPath("bundler/ferry-bundle").
 std::string BuildPath(const std::string& relative);
