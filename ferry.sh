@@ -18,7 +18,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
   libsodium-dev libarchive-dev libssl-dev openssl libsqlite3-dev
   libboost1.81-dev googletest libgtest-dev
-  dpkg-dev xz-utils zstd tar
+  dpkg-dev xz-utils zstd tar time
   clang-14 libclang-rt-14-dev
 )
 

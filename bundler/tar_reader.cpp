@@ -55,7 +55,8 @@ struct TarReader::State {
   fs::File file;
   uint64_t size = 0;
   std::unique_ptr<struct archive, ArchiveDeleter> handle;
-  std::vector<uint8_t> buffer = std::vector<uint8_t>(kReadBlock);
+  // Not zero-filled: every byte handed to libarchive was first written by read().
+  std::unique_ptr<uint8_t[]> buffer = std::make_unique_for_overwrite<uint8_t[]>(kReadBlock);
   std::string path;
   Status read_status;  // an I/O failure seen inside the libarchive callback
 
@@ -67,12 +68,12 @@ struct TarReader::State {
 
   static la_ssize_t ReadCallback(struct archive*, void* opaque, const void** out) {
     auto* self = static_cast<State*>(opaque);
-    auto n = self->file.Read(self->buffer);
+    auto n = self->file.Read({self->buffer.get(), kReadBlock});
     if (!n.ok()) {
       self->read_status = std::move(n).error();
       return -1;
     }
-    *out = self->buffer.data();
+    *out = self->buffer.get();
     return static_cast<la_ssize_t>(*n);
   }
 };

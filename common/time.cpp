@@ -52,7 +52,7 @@ std::string FormatTime(UnixTime t) {
   const int64_t secs = t - days * 86400;
   int64_t y = 0, m = 0, d = 0;
   CivilFromDays(days, y, m, d);
-  char buf[40];
+  char buf[96];  // room for any int64 year, so the format can never truncate
   std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ",
                 static_cast<long long>(y), static_cast<long long>(m), static_cast<long long>(d),
                 static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),

@@ -93,6 +93,7 @@ for pair in "$BIG_SRC:$BIG" "$SMALL_SRC:$SMALL"; do
   # Rebuild when missing or no longer accepted (keys regenerated, format changed).
   if [ ! -f "$bundle" ] || ! "$FB" verify --root "$KEYS/root.json" "$bundle" >/dev/null 2>&1; then
     log "building $(basename "$bundle")"
+    rm -f "$bundle"  # build refuses to overwrite
     build_args "$src" "$bundle"
     "${BUILD[@]}" >/dev/null
   fi
@@ -196,9 +197,9 @@ echo "Ferry benchmarks, $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) cores, $cpu_model,
 echo "best of $RUNS; warm page cache unless marked cold; GB = 10^9 bytes;" \
   "1-minute load average $load_before before, $(cut -d' ' -f1 /proc/loadavg) after"
 echo
-printf '%-44s %9s %9s %8s\n' "measurement" "seconds" "GB/s" "ratio"
-printf '%-44s %9s %9s %8s\n' "--------------------------------------------" "-------" "-----" "-----"
 row() { printf '%-44s %9s %9s %8s\n' "$@"; }
+row "measurement" "seconds" "GB/s" "ratio"
+row "$(printf '%.0s-' {1..44})" "-------" "-----" "-----"
 row "verify $(basename "$BIG")" "$verify_s" "$verify_gbps" "$verify_ratio"
 row "openssl dgst -sha256 (same file)" "$openssl_s" "$openssl_gbps" "1.00"
 if [ -n "$cold_verify_s" ]; then

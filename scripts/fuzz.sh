@@ -4,8 +4,9 @@
 #   FERRY_BIN=build/fuzz scripts/fuzz.sh [SECONDS]      (./ferry.sh fuzz [SECONDS] builds first)
 #
 # Seeds come from make_fuzz_corpus into $FERRY_BIN/corpus (written once, again after the generator
-# is rebuilt); the fuzzer adds what it finds there, so later runs resume where this one stopped. Crash, leak, timeout and out-of-memory inputs land in
-# $FERRY_BIN/crashes. Exit status: 0 when the run found nothing, 1 when it did, 2 on misuse.
+# is rebuilt); the fuzzer adds what it finds there, so later runs resume where this one stopped.
+# Crash, leak, timeout and out-of-memory inputs land in $FERRY_BIN/crashes. Exit status: 0 when
+# the run found nothing, 1 when it did, 2 on misuse.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,16 +60,18 @@ set -e
 mapfile -t found < <(find "$CRASHES" -type f -newer "$marker" | sort)
 stat_of() { sed -n "s/^stat::$1: *//p" "$LOG" | tail -1; }
 last_status_line="$(grep -E '^#[0-9]+' "$LOG" | tail -1 || true)"
-field_of() { sed -n "s/.* $1: \([^ ]*\).*/\1/p" <<<"$last_status_line"; }
+field_of() { sed -n "s@.* $1: \([^ ]*\).*@\1@p" <<<"$last_status_line"; }
 
 echo
 echo "bundle_reader_fuzz: ${SECONDS_TO_RUN}s, exit status $status"
-printf '  executions      %s (%s/s)\n' "$(stat_of number_of_executed_units)" \
-  "$(stat_of average_exec_per_sec)"
+# A crashed run prints no final stats; its last status line ("#N ...") still counts executions.
+execs="$(stat_of number_of_executed_units)"
+execs="${execs:-$(sed -n 's/^#\([0-9]*\).*/\1/p' <<<"$last_status_line")}"
+printf '  executions      %s (%s/s)\n' "${execs:-?}" "$(field_of exec/s)"
 printf '  coverage        %s edges, %s features\n' "$(field_of cov)" "$(field_of ft)"
-printf '  corpus          %s inputs before, %s after (%s added this run)\n' "$corpus_before" \
-  "$(find "$CORPUS" -type f | wc -l)" "$(stat_of new_units_added)"
-printf '  peak RSS        %s MiB\n' "$(stat_of peak_rss_mb)"
+printf '  corpus          %s inputs before, %s after\n' "$corpus_before" \
+  "$(find "$CORPUS" -type f | wc -l)"
+printf '  peak RSS        %s\n' "$(field_of rss)"
 if [ ${#found[@]} -eq 0 ] && [ "$status" -eq 0 ]; then
   echo "  findings        none"
   exit 0
@@ -78,7 +81,7 @@ for f in "${found[@]}"; do
   echo "    $f"
 done
 # The sanitizer's report names the cause; show its head.
-grep -m1 -E '^==[0-9]+==ERROR|runtime error|ALARM: working on the last Unit|out-of-memory|deadly signal' \
-  "$LOG" | sed 's/^/  cause           /' || true
+causes='^==[0-9]+==ERROR|runtime error|ALARM: working on the last Unit|out-of-memory|deadly signal'
+grep -m1 -E "$causes" "$LOG" | sed 's/^/  cause           /' || true
 echo "  reproduce       $FUZZER <file>   (full log: $LOG)"
 exit 1
