@@ -4,6 +4,8 @@
 #   verify  `ferry-bundle verify` of a 1 GiB bundle vs `openssl dgst -sha256` of the same file,
 #           plus verify's peak RSS at two bundle sizes (memory must stay flat, under 64 MiB)
 #   build   `ferry-bundle build` of the same payloads vs `tar -cf` + `openssl dgst -sha256`
+#   import  `ferry-relay import` of the same bundle into a fresh relay vs `openssl dgst -sha256`
+#   applicability  100,000 endpoints, 50 distinct 2,000-package inventories, 3,000-patch catalog
 #
 #   FERRY_BIN=build/release scripts/bench.sh      (./ferry.sh bench builds first)
 #
@@ -14,6 +16,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${FERRY_BIN:-$ROOT/build/release}"
 FB="$BIN/bundler/ferry-bundle"
+FR="$BIN/relay/ferry-relay"
+APPLICABILITY="$BIN/tests/bench/ferry-bench-applicability"
 SCRATCH="$ROOT/build/bench"
 FILES="${FERRY_BENCH_FILES:-8}"
 FILE_MIB="${FERRY_BENCH_FILE_MIB:-128}"
@@ -21,6 +25,7 @@ RUNS="${FERRY_BENCH_RUNS:-3}"
 SMALL_FILES=$(( FILES / 4 > 0 ? FILES / 4 : 1 ))  # the second size for the flat-memory check
 RSS_GOAL_KIB=$(( 64 * 1024 ))
 VERIFY_GOAL=0.85
+IMPORT_GOAL=0.8
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
@@ -183,6 +188,32 @@ for _ in $(seq "$RUNS"); do
 done
 rm -f "$OUT/bench.ferry" "$OUT/bench.tar"
 
+# import vs openssl: each run imports into a copy of a freshly initialised relay, so every payload
+# is hashed, written to staging, fsynced and moved into the store, as on a real first import.
+[ -x "$FR" ] || die "$FR is missing; build it with ./ferry.sh build"
+RELAY_TEMPLATE="$SCRATCH/relay-template"
+if [ ! -f "$RELAY_TEMPLATE/ferry.db" ]; then
+  rm -rf "$RELAY_TEMPLATE"
+  "$FR" init --data "$RELAY_TEMPLATE" --root "$KEYS/root.json" >/dev/null
+fi
+log "import: $(basename "$BIG") into a fresh relay, best of $RUNS"
+import_s="" import_openssl_s="" import_rss=0
+for _ in $(seq "$RUNS"); do
+  rm -rf "$SCRATCH/relay-run" && cp -a "$RELAY_TEMPLATE" "$SCRATCH/relay-run" && sync
+  cat "$BIG" >/dev/null
+  measure "$FR" import --data "$SCRATCH/relay-run" "$BIG"
+  import_s=$(min "$import_s" "$SECS"); import_rss=$(( RSS_KIB > import_rss ? RSS_KIB : import_rss ))
+  rm -rf "$SCRATCH/relay-run"; sync
+  measure openssl dgst -sha256 "$BIG"
+  import_openssl_s=$(min "$import_openssl_s" "$SECS")
+done
+
+applicability_lines=""
+if [ -x "$APPLICABILITY" ]; then
+  log "applicability: 100,000 endpoints over 50 distinct inventories"
+  applicability_lines=$("$APPLICABILITY")
+fi
+
 # --- report ---------------------------------------------------------------------------------
 
 verify_gbps=$(gbps "$big_bytes" "$verify_s")
@@ -213,6 +244,11 @@ row "build (${FILES} x ${FILE_MIB} MiB payloads)" "$build_s" "$(gbps "$payload_b
 row "tar -cf + openssl dgst" "$tar_s" "$(gbps "$payload_bytes" "$tar_s")" "1.00"
 row "tar -cf + fsync + openssl dgst" "$tar_sync_s" "$(gbps "$payload_bytes" "$tar_sync_s")" \
   "$build_sync_ratio"
+import_ratio=$(ratio "$import_openssl_s" "$import_s")
+row "relay import (fresh store, fsync)" "$import_s" "$(gbps "$big_bytes" "$import_s")" \
+  "$import_ratio"
+row "openssl dgst -sha256 (same bundle)" "$import_openssl_s" \
+  "$(gbps "$big_bytes" "$import_openssl_s")" "1.00"
 echo
 printf '%-44s %9s\n' "peak RSS" "MiB"
 printf '%-44s %9s\n' "verify $(basename "$SMALL") ($(mib $((small_bytes / 1024))) MiB)" \
@@ -221,10 +257,17 @@ printf '%-44s %9s\n' "verify $(basename "$BIG") ($(mib $((big_bytes / 1024))) Mi
   "$(mib "$verify_rss")"
 printf '%-44s %9s\n' "openssl dgst (same file)" "$(mib "$openssl_rss")"
 printf '%-44s %9s\n' "build (${FILES} x ${FILE_MIB} MiB)" "$(mib "$build_rss")"
+printf '%-44s %9s\n' "relay import $(basename "$BIG")" "$(mib "$import_rss")"
+if [ -n "$applicability_lines" ]; then
+  echo
+  echo "$applicability_lines"
+fi
 echo
 echo "verify/openssl throughput ratio $verify_ratio (goal >= $VERIFY_GOAL):" \
   "$(verdict at_least "$verify_ratio" "$VERIFY_GOAL")"
 echo "verify peak RSS $(mib "$verify_rss") MiB at $(mib $((big_bytes / 1024))) MiB," \
   "$(mib "$small_rss") MiB at $(mib $((small_bytes / 1024))) MiB (goal < 64 MiB):" \
   "$(verdict test "$verify_rss" -lt "$RSS_GOAL_KIB" -a "$small_rss" -lt "$RSS_GOAL_KIB")"
+echo "import/openssl throughput ratio $import_ratio (goal >= $IMPORT_GOAL):" \
+  "$(verdict at_least "$import_ratio" "$IMPORT_GOAL")"
 echo "build ratio is baseline time / build time (above 1: build is faster)"
