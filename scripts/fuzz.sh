@@ -34,6 +34,8 @@ mkdir -p "$CORPUS" "$CRASHES"
 # Seeds are (re)written when missing or when the generator was rebuilt since.
 if [ ! -f "$CORPUS/seed-small.ferry" ] || [ "$GENERATOR" -nt "$CORPUS/seed-small.ferry" ]; then
   echo "==> writing the seed corpus to $CORPUS" >&2
+  # The generator, like ferry-bundle build, refuses to overwrite: old seeds go first.
+  rm -f "$CORPUS"/seed-*
   "$GENERATOR" "$CORPUS" >&2
 fi
 
