@@ -395,6 +395,16 @@ Status PushGeneralName(GENERAL_NAMES* names, int type, void* value, void (*free_
 
 void FreeAsn1String(void* value) { ASN1_STRING_free(static_cast<ASN1_STRING*>(value)); }
 
+// The extensions every certificate the CA signs for a server or client carries; `purpose` is the
+// extendedKeyUsage ("serverAuth" or "clientAuth").
+Status AddLeafExtensions(X509* cert, X509* issuer, const char* purpose) {
+  FERRY_RETURN_IF_ERROR(AddExtension(cert, issuer, NID_basic_constraints, "critical,CA:FALSE"));
+  FERRY_RETURN_IF_ERROR(AddExtension(cert, issuer, NID_key_usage, "critical,digitalSignature"));
+  FERRY_RETURN_IF_ERROR(AddExtension(cert, issuer, NID_ext_key_usage, purpose));
+  FERRY_RETURN_IF_ERROR(AddExtension(cert, issuer, NID_subject_key_identifier, "hash"));
+  return AddExtension(cert, issuer, NID_authority_key_identifier, "keyid:always");
+}
+
 // Built from typed values rather than the configuration syntax, so a name can never smuggle in
 // a second entry.
 Status AddSubjectAltNames(X509* cert, const std::vector<std::string>& dns_names,
@@ -497,15 +507,7 @@ Result<X509Ptr> MakeServerCertificate(const TlsIdentityOptions& options, const C
   const CertificateTemplate fields{subject.get(), server_key, options.now - kClockSkewAllowance,
                                    options.now + options.server_lifetime};
   FERRY_ASSIGN_OR_RETURN(X509Ptr cert, StartCertificate(fields, ca.cert.get()));
-  X509* issuer = ca.cert.get();
-  FERRY_RETURN_IF_ERROR(
-      AddExtension(cert.get(), issuer, NID_basic_constraints, "critical,CA:FALSE"));
-  FERRY_RETURN_IF_ERROR(
-      AddExtension(cert.get(), issuer, NID_key_usage, "critical,digitalSignature"));
-  FERRY_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_ext_key_usage, "serverAuth"));
-  FERRY_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_subject_key_identifier, "hash"));
-  FERRY_RETURN_IF_ERROR(
-      AddExtension(cert.get(), issuer, NID_authority_key_identifier, "keyid:always"));
+  FERRY_RETURN_IF_ERROR(AddLeafExtensions(cert.get(), ca.cert.get(), "serverAuth"));
   FERRY_RETURN_IF_ERROR(AddSubjectAltNames(cert.get(), options.dns_names, addresses));
   FERRY_RETURN_IF_ERROR(Sign(cert.get(), ca.key.get()));
   return cert;
@@ -779,15 +781,7 @@ Result<std::string> SignClientCertificate(const TlsFiles& files, std::string_vie
                                    now - kClockSkewAllowance,
                                    std::min(now + lifetime, ca_not_after)};
   FERRY_ASSIGN_OR_RETURN(X509Ptr cert, StartCertificate(fields, ca.cert.get()));
-  X509* issuer = ca.cert.get();
-  FERRY_RETURN_IF_ERROR(
-      AddExtension(cert.get(), issuer, NID_basic_constraints, "critical,CA:FALSE"));
-  FERRY_RETURN_IF_ERROR(
-      AddExtension(cert.get(), issuer, NID_key_usage, "critical,digitalSignature"));
-  FERRY_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_ext_key_usage, "clientAuth"));
-  FERRY_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_subject_key_identifier, "hash"));
-  FERRY_RETURN_IF_ERROR(
-      AddExtension(cert.get(), issuer, NID_authority_key_identifier, "keyid:always"));
+  FERRY_RETURN_IF_ERROR(AddLeafExtensions(cert.get(), ca.cert.get(), "clientAuth"));
   FERRY_RETURN_IF_ERROR(Sign(cert.get(), ca.key.get()));
   return CertificatePem(cert.get());
 }
