@@ -231,20 +231,19 @@ Result<std::vector<SourcePatch>> GatherSource(
     }
   }
   // The same patch found twice (same id and bytes) is kept once; same id, other bytes is an error.
-  std::map<std::string, const SourcePatch*> by_id;
+  std::map<std::string, size_t> index_by_id;  // into `unique`
   std::vector<SourcePatch> unique;
   for (SourcePatch& source : sources) {
-    const auto [it, inserted] = by_id.emplace(source.patch.id, &source);
-    if (!inserted) {
-      if (it->second->patch.payload.sha256 != source.patch.payload.sha256) {
-        return InvalidError(source.path + ": patch id \"" + source.patch.id +
-                            "\" also comes from " + it->second->path + " with other bytes");
-      }
+    const auto [it, inserted] = index_by_id.emplace(source.patch.id, unique.size());
+    if (inserted) {
+      unique.push_back(std::move(source));
       continue;
     }
-  }
-  for (SourcePatch& source : sources) {
-    if (by_id.at(source.patch.id) == &source) unique.push_back(std::move(source));
+    const SourcePatch& first = unique[it->second];
+    if (first.patch.payload.sha256 != source.patch.payload.sha256) {
+      return InvalidError(source.path + ": patch id \"" + source.patch.id + "\" also comes from " +
+                          first.path + " with other bytes");
+    }
   }
   LinkSupersedes(unique);
   return unique;
@@ -318,7 +317,7 @@ Result<BuildSummary> BuildBundle(const BuildOptions& options) {
                       "several bundles");
   }
   BundleWriteInput input;
-  for (const crypto::TrustRoot* link : chain) input.root_chain.push_back(link->text);
+  input.root_chain = chain;
   input.manifest_text = std::move(manifest_text);
   input.mtime = options.now;
   BuildSummary summary;

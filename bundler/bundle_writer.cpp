@@ -57,10 +57,8 @@ Status WriteBundle(const std::string& out_path, const BundleWriteInput& input) {
   auto writer = TarWriter::Open(file, input.mtime);
   if (!writer.ok()) return fail(std::move(writer).error());
 
-  for (const std::string& root_text : input.root_chain) {
-    auto root = crypto::ParseTrustRoot(root_text);
-    if (!root.ok()) return fail(std::move(root).error().Context("root chain"));
-    Status added = writer->AddSmall(RootMemberName(root->version), root_text);
+  for (const crypto::TrustRoot* root : input.root_chain) {
+    Status added = writer->AddSmall(RootMemberName(root->version), root->text);
     if (!added.ok()) return fail(std::move(added).error());
   }
   Status added = writer->AddSmall(std::string(kManifestMember), input.manifest_text);

@@ -10,6 +10,7 @@
 
 #include "bundler/manifest.hpp"
 #include "common/error.hpp"
+#include "crypto/trust_root.hpp"
 
 namespace ferry::bundler {
 
@@ -19,7 +20,7 @@ struct PayloadSource {
 };
 
 struct BundleWriteInput {
-  std::vector<std::string> root_chain;  // signed root texts in version order
+  std::vector<const crypto::TrustRoot*> root_chain;  // parsed roots in version order
   std::string manifest_text;            // the signed manifest envelope
   UnixTime mtime = 0;                   // tar member times, so builds are reproducible
   std::vector<PayloadSource> payloads;  // in the order they are written

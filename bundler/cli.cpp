@@ -368,23 +368,6 @@ Status Build(std::span<char* const> argv) {
   return Ok();
 }
 
-json::Value PatchSummaryJson(const Patch& patch) {
-  json::Object object{{"id", patch.id},
-                      {"kind", patch.kind},
-                      {"package", patch.package},
-                      {"version", patch.version},
-                      {"architecture", patch.architecture},
-                      {"target_os", patch.target_os},
-                      {"severity", patch.severity},
-                      {"cves", json::Array(patch.cves.begin(), patch.cves.end())},
-                      {"file", patch.payload.file_name},
-                      {"sha256", crypto::DigestHex(patch.payload.sha256)},
-                      {"size", patch.payload.size}};
-  if (patch.released) object["released"] = FormatTime(*patch.released);
-  if (patch.cvss) object["cvss"] = *patch.cvss;
-  return object;
-}
-
 json::Value ManifestSummaryJson(const Manifest& manifest) {
   json::Array patches;
   for (const Patch& patch : manifest.patches) patches.push_back(PatchSummaryJson(patch));

@@ -79,6 +79,9 @@ struct Manifest {
 // patch ids unique, and every patch with the same payload hash agreeing on its size.
 Result<Manifest> ManifestFromJson(const json::Value& value);
 
+// A flat summary of a patch for `--json` listings: its metadata plus file, sha256 and size.
+json::Object PatchSummaryJson(const Patch& patch);
+
 // One patch as the manifest writes it, and read back strictly (`path` names it in errors).
 json::Value PatchToJson(const Patch& patch);
 Result<Patch> PatchFromJson(const json::Value& value, const std::string& path);

@@ -340,23 +340,11 @@ json::Value BundleJson(const BundleRecord& b) {
 }
 
 json::Value PatchJson(const CatalogPatch& entry) {
-  const bundler::Patch& p = entry.patch;
-  json::Object object{{"id", p.id},
-                      {"kind", p.kind},
-                      {"package", p.package},
-                      {"version", p.version},
-                      {"architecture", p.architecture},
-                      {"target_os", p.target_os},
-                      {"severity", p.severity},
-                      {"cves", json::Array(p.cves.begin(), p.cves.end())},
-                      {"channel", entry.channel},
-                      {"sequence", entry.sequence},
-                      {"approved", entry.approved_at.has_value()},
-                      {"sha256", crypto::DigestHex(p.payload.sha256)},
-                      {"size", p.payload.size}};
+  json::Object object = bundler::PatchSummaryJson(entry.patch);
+  object["channel"] = entry.channel;
+  object["sequence"] = entry.sequence;
+  object["approved"] = entry.approved_at.has_value();
   if (entry.approved_at) object["approved_at"] = FormatTime(*entry.approved_at);
-  if (p.released) object["released"] = FormatTime(*p.released);
-  if (p.cvss) object["cvss"] = *p.cvss;
   return object;
 }
 
@@ -370,7 +358,7 @@ Result<Relay> OpenForReading(const Args& args) {
   return Relay::Open(data_dir, Relay::Access::kReadOnly);
 }
 
-Status Status_(std::span<char* const> argv) {
+Status ShowStatus(std::span<char* const> argv) {
   FERRY_ASSIGN_OR_RETURN(Args args, ParseOptionsOnly(argv, {{"json", Arity::kFlag}}));
   FERRY_ASSIGN_OR_RETURN(Relay relay, OpenForReading(args));
   FERRY_ASSIGN_OR_RETURN(const crypto::TrustRoot root, relay.TrustedRoot());
@@ -498,7 +486,7 @@ Status Events(std::span<char* const> argv) {
 
 // ---- applicability and approvals ----
 
-Status Applicable_(std::span<char* const> argv) {
+Status ShowApplicable(std::span<char* const> argv) {
   FERRY_ASSIGN_OR_RETURN(Args args,
                          ParseOptionsOnly(argv, {{"json", Arity::kFlag},
                                                  {"dpkg-status", Arity::kOne},
@@ -618,7 +606,7 @@ int Dispatch(int argc, char** argv) {
   if (command == "init") {
     status = Init(rest);
   } else if (command == "status") {
-    status = Status_(rest);
+    status = ShowStatus(rest);
   } else if (command == "bundles") {
     status = Bundles(rest);
   } else if (command == "patches") {
@@ -626,7 +614,7 @@ int Dispatch(int argc, char** argv) {
   } else if (command == "events") {
     status = Events(rest);
   } else if (command == "applicable") {
-    status = Applicable_(rest);
+    status = ShowApplicable(rest);
   } else if (command == "approve") {
     status = ChangeApproval(rest, true);
   } else if (command == "revoke") {
