@@ -54,11 +54,11 @@ ApplicabilityIndex::ApplicabilityIndex(const std::vector<bundler::Patch>& patche
   }
 }
 
-std::vector<Applicable> ApplicabilityIndex::Evaluate(const Inventory& inventory,
+std::vector<Applicable> ApplicabilityIndex::Evaluate(const bundler::Inventory& inventory,
                                                      std::string_view target_os) const {
   std::vector<Applicable> out;
-  const std::string_view native = NativeArchitecture(inventory);
-  for (const InstalledPackage& installed : inventory.packages) {
+  const std::string_view native = bundler::NativeArchitecture(inventory);
+  for (const bundler::InstalledPackage& installed : inventory.packages) {
     const auto found = by_package_.find(installed.name);
     if (found == by_package_.end()) {
       continue;
@@ -122,7 +122,7 @@ void ApplicabilityCache::EvictOneLocked(const std::string& keep) {
 
 std::shared_ptr<const std::vector<Applicable>> ApplicabilityCache::Get(
     const ApplicabilityIndex& index, const std::string& inventory_hash,
-    const Inventory* inventory_if_known, std::string_view target_os) {
+    const bundler::Inventory* inventory_if_known, std::string_view target_os) {
   // A newline cannot occur in a hash or an identifier, so the key splits one way only.
   std::string key;
   key.reserve(inventory_hash.size() + 1 + target_os.size());

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "bundler/debian_version.hpp"
+#include "bundler/inventory.hpp"
 #include "bundler/manifest.hpp"
-#include "relay/inventory.hpp"
 
 namespace ferry::relay {
 
@@ -50,7 +50,8 @@ class ApplicabilityIndex {
   // whose target_os equals `target_os` when that is non-empty, and whose version is higher by
   // Debian's rules. Newest supersedes older; equal versions go to the smaller patch id. Sorted by
   // patch id, then package and architecture.
-  std::vector<Applicable> Evaluate(const Inventory& inventory, std::string_view target_os) const;
+  std::vector<Applicable> Evaluate(const bundler::Inventory& inventory,
+                                   std::string_view target_os) const;
 
  private:
   struct Candidate {
@@ -85,7 +86,7 @@ class ApplicabilityCache {
   // patch set. An index older than the newest seen is evaluated without caching.
   std::shared_ptr<const std::vector<Applicable>> Get(const ApplicabilityIndex& index,
                                                      const std::string& inventory_hash,
-                                                     const Inventory* inventory_if_known,
+                                                     const bundler::Inventory* inventory_if_known,
                                                      std::string_view target_os);
 
   size_t hits() const { return hits_.load(); }

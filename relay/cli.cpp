@@ -14,16 +14,16 @@
 #include <thread>
 
 #include "bundler/bundle_reader.hpp"
+#include "bundler/dpkg_status.hpp"
+#include "bundler/inventory.hpp"
 #include "common/cli.hpp"
 #include "common/progress.hpp"
 #include "relay/applicability.hpp"
 #include "relay/catalog.hpp"
-#include "relay/dpkg_status.hpp"
 #include "relay/event_log.hpp"
 #include "relay/fsck.hpp"
 #include "relay/importer.hpp"
 #include "relay/init.hpp"
-#include "relay/inventory.hpp"
 #include "relay/lock.hpp"
 
 namespace ferry::relay {
@@ -196,23 +196,25 @@ Status ImportOne(const std::string& data_dir, const std::string& path) {
   const bundler::Manifest& m = report.manifest;
   if (report.already_present) {
     if (report.payloads_written > 0) {
-      std::printf("%s: channel %s sequence %lld is already imported; %zu missing payload(s) "
-                  "restored to the store\n",
-                  path.c_str(), m.channel.c_str(), static_cast<long long>(m.sequence),
-                  report.payloads_written);
+      std::printf(
+          "%s: channel %s sequence %lld is already imported; %zu missing payload(s) "
+          "restored to the store\n",
+          path.c_str(), m.channel.c_str(), static_cast<long long>(m.sequence),
+          report.payloads_written);
     } else {
       std::printf("%s: channel %s sequence %lld is already imported; nothing changed\n",
                   path.c_str(), m.channel.c_str(), static_cast<long long>(m.sequence));
     }
     return Ok();
   }
-  std::printf("imported %s: channel %s sequence %lld, %zu patches, %zu new payloads, %llu bytes "
-              "verified%s\n",
-              path.c_str(), m.channel.c_str(), static_cast<long long>(m.sequence), m.patches.size(),
-              report.payloads_written, static_cast<unsigned long long>(report.payload_bytes),
-              report.new_root_version
-                  ? (", trust root now version " + std::to_string(*report.new_root_version)).c_str()
-                  : "");
+  std::printf(
+      "imported %s: channel %s sequence %lld, %zu patches, %zu new payloads, %llu bytes "
+      "verified%s\n",
+      path.c_str(), m.channel.c_str(), static_cast<long long>(m.sequence), m.patches.size(),
+      report.payloads_written, static_cast<unsigned long long>(report.payload_bytes),
+      report.new_root_version
+          ? (", trust root now version " + std::to_string(*report.new_root_version)).c_str()
+          : "");
   std::fflush(stdout);
   return Ok();
 }
@@ -349,8 +351,8 @@ json::Value PatchJson(const CatalogPatch& entry) {
 }
 
 json::Value EventJson(const Event& e) {
-  return json::Object{{"seq", e.seq},         {"time", FormatTime(e.time)}, {"actor", e.actor},
-                      {"type", e.type},       {"subject", e.subject},       {"details", e.details}};
+  return json::Object{{"seq", e.seq},   {"time", FormatTime(e.time)}, {"actor", e.actor},
+                      {"type", e.type}, {"subject", e.subject},       {"details", e.details}};
 }
 
 Result<Relay> OpenForReading(const Args& args) {
@@ -369,9 +371,11 @@ Status ShowStatus(std::span<char* const> argv) {
   FERRY_ASSIGN_OR_RETURN(const int64_t ratchet, relay.GetMetaInt(kMetaRatchet, 0));
   FERRY_ASSIGN_OR_RETURN(const int64_t catalog_version, relay.GetMetaInt(kMetaCatalogVersion, 0));
   std::map<std::string, int64_t> channels;
-  for (const BundleRecord& b : bundles) channels[b.channel] = std::max(channels[b.channel], b.sequence);
-  const auto approved = std::count_if(patches.begin(), patches.end(),
-                                      [](const CatalogPatch& p) { return p.approved_at.has_value(); });
+  for (const BundleRecord& b : bundles)
+    channels[b.channel] = std::max(channels[b.channel], b.sequence);
+  const auto approved = std::count_if(patches.begin(), patches.end(), [](const CatalogPatch& p) {
+    return p.approved_at.has_value();
+  });
   std::set<std::string> payloads;
   uint64_t payload_bytes = 0;
   for (const CatalogPatch& p : patches) {
@@ -398,7 +402,8 @@ Status ShowStatus(std::span<char* const> argv) {
     PrintJson(out);
     return Ok();
   }
-  std::printf("relay %s%s\n", relay.dir().root.c_str(), site ? (" (site " + *site + ")").c_str() : "");
+  std::printf("relay %s%s\n", relay.dir().root.c_str(),
+              site ? (" (site " + *site + ")").c_str() : "");
   std::printf("  trust root version %lld, expires %s\n", static_cast<long long>(root.version),
               FormatTime(root.expires).c_str());
   std::printf("  %zu bundle(s), %zu patch(es) (%lld approved), %zu payload(s), %llu bytes\n",
@@ -436,8 +441,8 @@ Status Bundles(std::span<char* const> argv) {
 }
 
 Status Patches(std::span<char* const> argv) {
-  FERRY_ASSIGN_OR_RETURN(Args args,
-                         ParseOptionsOnly(argv, {{"json", Arity::kFlag}, {"approved", Arity::kFlag}}));
+  FERRY_ASSIGN_OR_RETURN(
+      Args args, ParseOptionsOnly(argv, {{"json", Arity::kFlag}, {"approved", Arity::kFlag}}));
   FERRY_ASSIGN_OR_RETURN(Relay relay, OpenForReading(args));
   FERRY_ASSIGN_OR_RETURN(std::vector<CatalogPatch> patches, ListPatches(relay.db()));
   if (args.Has("approved")) {
@@ -460,9 +465,10 @@ Status Patches(std::span<char* const> argv) {
 }
 
 Status Events(std::span<char* const> argv) {
-  FERRY_ASSIGN_OR_RETURN(Args args,
-                         ParseOptionsOnly(argv, {{"json", Arity::kFlag}, {"from", Arity::kOne},
-                                                 {"limit", Arity::kOne}, {"type", Arity::kOne}}));
+  FERRY_ASSIGN_OR_RETURN(Args args, ParseOptionsOnly(argv, {{"json", Arity::kFlag},
+                                                            {"from", Arity::kOne},
+                                                            {"limit", Arity::kOne},
+                                                            {"type", Arity::kOne}}));
   FERRY_ASSIGN_OR_RETURN(const auto from, args.GetInt("from", 1, int64_t{1} << 62));
   FERRY_ASSIGN_OR_RETURN(const auto limit, args.GetInt("limit", 1, 1000000));
   FERRY_ASSIGN_OR_RETURN(Relay relay, OpenForReading(args));
@@ -487,15 +493,17 @@ Status Events(std::span<char* const> argv) {
 // ---- applicability and approvals ----
 
 Status ShowApplicable(std::span<char* const> argv) {
-  FERRY_ASSIGN_OR_RETURN(Args args,
-                         ParseOptionsOnly(argv, {{"json", Arity::kFlag},
-                                                 {"dpkg-status", Arity::kOne},
-                                                 {"target-os", Arity::kOne}}));
+  FERRY_ASSIGN_OR_RETURN(Args args, ParseOptionsOnly(argv, {{"json", Arity::kFlag},
+                                                            {"dpkg-status", Arity::kOne},
+                                                            {"target-os", Arity::kOne}}));
   FERRY_ASSIGN_OR_RETURN(const std::string status_path, args.Require("dpkg-status"));
   FERRY_ASSIGN_OR_RETURN(Relay relay, OpenForReading(args));
-  FERRY_ASSIGN_OR_RETURN(const std::string text, fs::ReadFile(status_path, kMaxDpkgStatusBytes));
-  FERRY_ASSIGN_OR_RETURN(std::vector<InstalledPackage> installed, ParseDpkgStatus(text, status_path));
-  FERRY_ASSIGN_OR_RETURN(const Inventory inventory, MakeInventory(std::move(installed)));
+  FERRY_ASSIGN_OR_RETURN(const std::string text,
+                         fs::ReadFile(status_path, bundler::kMaxDpkgStatusBytes));
+  FERRY_ASSIGN_OR_RETURN(std::vector<bundler::InstalledPackage> installed,
+                         bundler::ParseDpkgStatus(text, status_path));
+  FERRY_ASSIGN_OR_RETURN(const bundler::Inventory inventory,
+                         bundler::MakeInventory(std::move(installed)));
   FERRY_ASSIGN_OR_RETURN(const std::vector<CatalogPatch> catalog, ListPatches(relay.db()));
   FERRY_ASSIGN_OR_RETURN(const int64_t catalog_version, relay.GetMetaInt(kMetaCatalogVersion, 0));
   std::vector<bundler::Patch> patches;
@@ -505,7 +513,8 @@ Status ShowApplicable(std::span<char* const> argv) {
     approved[entry.patch.id] = entry.approved_at.has_value();
   }
   const ApplicabilityIndex index(patches, catalog_version);
-  const std::vector<Applicable> needed = index.Evaluate(inventory, args.Get("target-os").value_or(""));
+  const std::vector<Applicable> needed =
+      index.Evaluate(inventory, args.Get("target-os").value_or(""));
   if (args.Has("json")) {
     json::Array out;
     for (const Applicable& a : needed) {
@@ -517,7 +526,7 @@ Status ShowApplicable(std::span<char* const> argv) {
                                  {"severity", a.severity},
                                  {"approved", approved[a.patch_id]}});
     }
-    PrintJson(json::Object{{"inventory_sha256", InventoryHash(inventory)},
+    PrintJson(json::Object{{"inventory_sha256", bundler::InventoryHash(inventory)},
                            {"installed_packages", static_cast<int64_t>(inventory.packages.size())},
                            {"catalog_version", catalog_version},
                            {"applicable", std::move(out)}});
@@ -535,8 +544,8 @@ Status ShowApplicable(std::span<char* const> argv) {
 }
 
 Status ChangeApproval(std::span<char* const> argv, bool approve) {
-  FERRY_ASSIGN_OR_RETURN(Args args, Args::Parse(argv, WithCommon({{"all", Arity::kFlag},
-                                                                   {"severity", Arity::kOne}})));
+  FERRY_ASSIGN_OR_RETURN(
+      Args args, Args::Parse(argv, WithCommon({{"all", Arity::kFlag}, {"severity", Arity::kOne}})));
   FERRY_ASSIGN_OR_RETURN(const std::string data_dir, DataDirectory(args));
   PatchSelection selection;
   selection.ids = args.positional();
@@ -565,7 +574,8 @@ int Fsck(std::span<char* const> argv) {
     FERRY_ASSIGN_OR_RETURN(const std::string data_dir, DataDirectory(*args));
     FERRY_ASSIGN_OR_RETURN(Relay relay, Relay::Open(data_dir, Relay::Access::kReadWrite));
     // Holding the lock means no import is half-way: the store is checked in a settled state.
-    FERRY_ASSIGN_OR_RETURN(const DirectoryLock lock, DirectoryLock::Acquire(relay.dir().lock_file()));
+    FERRY_ASSIGN_OR_RETURN(const DirectoryLock lock,
+                           DirectoryLock::Acquire(relay.dir().lock_file()));
     FERRY_RETURN_IF_ERROR(RecoverInterruptedImports(relay));
     ProgressBar bar("checking");
     FsckOptions options;

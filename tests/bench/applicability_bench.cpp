@@ -29,16 +29,16 @@
 #include "bundler/debian_version.hpp"
 #include "bundler/manifest.hpp"
 #include "relay/applicability.hpp"
-#include "relay/dpkg_status.hpp"
-#include "relay/inventory.hpp"
+#include "bundler/dpkg_status.hpp"
+#include "bundler/inventory.hpp"
 
 namespace {
 
 using ferry::bundler::Patch;
 using ferry::relay::ApplicabilityCache;
 using ferry::relay::ApplicabilityIndex;
-using ferry::relay::InstalledPackage;
-using ferry::relay::Inventory;
+using ferry::bundler::InstalledPackage;
+using ferry::bundler::Inventory;
 
 constexpr const char* kAptHelper = "/usr/lib/apt/apt-helper";
 constexpr const char* kTargetOs = "debian-12";
@@ -137,7 +137,7 @@ bool ReadPackagesList(const std::string& path, Emit emit) {
 }
 
 bool Usable(const PoolEntry& e) {
-  return ferry::relay::CheckInstalledPackage({e.name, e.architecture, e.version}).ok() &&
+  return ferry::bundler::CheckInstalledPackage({e.name, e.architecture, e.version}).ok() &&
          ferry::bundler::IsSafeIdentifier(e.name + "_" + e.version + "_" + e.architecture);
 }
 
@@ -300,12 +300,12 @@ std::vector<Inventory> MakeImages(const Options& options, const std::vector<Pool
       }
       packages.push_back({e.name, e.architecture, version});
     }
-    auto inventory = ferry::relay::MakeInventory(std::move(packages));
+    auto inventory = ferry::bundler::MakeInventory(std::move(packages));
     if (!inventory.ok()) {
       std::fprintf(stderr, "error: %s\n", inventory.error().message().c_str());
       std::exit(1);
     }
-    if (!hashes.insert(ferry::relay::InventoryHash(*inventory)).second) {
+    if (!hashes.insert(ferry::bundler::InventoryHash(*inventory)).second) {
       std::fprintf(stderr, "error: two images came out identical; use another --seed\n");
       std::exit(1);
     }
@@ -393,7 +393,7 @@ int main(int argc, char** argv) {
   start = Clock::now();
   std::vector<std::string> hashes;
   for (const Inventory& image : images) {
-    hashes.push_back(ferry::relay::InventoryHash(image));
+    hashes.push_back(ferry::bundler::InventoryHash(image));
   }
   const double hash_seconds = SecondsSince(start);
 

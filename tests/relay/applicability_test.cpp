@@ -25,10 +25,10 @@ bundler::Patch DebPatch(const std::string& id, const std::string& package,
   return patch;
 }
 
-Inventory Installed(std::vector<InstalledPackage> packages) {
-  auto inventory = MakeInventory(std::move(packages));
+bundler::Inventory Installed(std::vector<bundler::InstalledPackage> packages) {
+  auto inventory = bundler::MakeInventory(std::move(packages));
   EXPECT_TRUE(inventory.ok()) << inventory.error().message();
-  return inventory.ok() ? std::move(inventory).value() : Inventory{};
+  return inventory.ok() ? std::move(inventory).value() : bundler::Inventory{};
 }
 
 std::vector<std::string> Ids(const std::vector<Applicable>& applicable) {
@@ -90,7 +90,7 @@ TEST(ApplicabilityTest, ArchitectureMustMatchOrBeAll) {
                                   DebPatch("docs-all", "libfoo-doc", "2.0", "all"),
                                   DebPatch("libbar-i386", "libbar", "2.0", "i386")},
                                  1);
-  const Inventory inventory = Installed({
+  const bundler::Inventory inventory = Installed({
       {"libc6", "amd64", "2.36-9+deb12u4"},  // arm64 patch: no
       {"tzdata", "all", "2024a-0+deb12u1"},  // all patch for an all package: yes
       {"libfoo-doc", "amd64", "1.0"},        // all patch for an amd64 package: yes
@@ -139,7 +139,7 @@ TEST(ApplicabilityTest, TargetOsFiltersWhenGiven) {
   const ApplicabilityIndex index({DebPatch("bash-12", "bash", "5.2.15-2+b7", "amd64", "debian-12"),
                                   DebPatch("bash-11", "bash", "5.2.99-1", "amd64", "debian-11")},
                                  1);
-  const Inventory inventory = Installed({{"bash", "amd64", "5.2.15-2+b2"}});
+  const bundler::Inventory inventory = Installed({{"bash", "amd64", "5.2.15-2+b2"}});
   EXPECT_EQ(Ids(index.Evaluate(inventory, "debian-12")), (Ids_{"bash-12"}));
   EXPECT_EQ(Ids(index.Evaluate(inventory, "debian-11")), (Ids_{"bash-11"}));
   EXPECT_TRUE(index.Evaluate(inventory, "ubuntu-22.04").empty());
@@ -165,15 +165,16 @@ TEST(ApplicabilityTest, EmptyCatalogOrInventoryGivesNothing) {
   const ApplicabilityIndex empty({}, 1);
   EXPECT_TRUE(empty.Evaluate(Installed({{"curl", "amd64", "7.0"}}), "").empty());
   const ApplicabilityIndex index({DebPatch("c", "curl", "8.0")}, 1);
-  EXPECT_TRUE(index.Evaluate(Inventory{}, "").empty());
+  EXPECT_TRUE(index.Evaluate(bundler::Inventory{}, "").empty());
 }
 
 class ApplicabilityCacheTest : public ::testing::Test {
  protected:
-  const Inventory first_ = Installed({{"curl", "amd64", "7.0"}, {"bash", "amd64", "5.0"}});
-  const Inventory second_ = Installed({{"curl", "amd64", "9.0"}, {"bash", "amd64", "5.0"}});
-  const std::string first_hash_ = InventoryHash(first_);
-  const std::string second_hash_ = InventoryHash(second_);
+  const bundler::Inventory first_ = Installed({{"curl", "amd64", "7.0"}, {"bash", "amd64", "5.0"}});
+  const bundler::Inventory second_ =
+      Installed({{"curl", "amd64", "9.0"}, {"bash", "amd64", "5.0"}});
+  const std::string first_hash_ = bundler::InventoryHash(first_);
+  const std::string second_hash_ = bundler::InventoryHash(second_);
 };
 
 TEST_F(ApplicabilityCacheTest, CountsHitsAndMissesPerDistinctInventory) {
@@ -229,8 +230,8 @@ TEST_F(ApplicabilityCacheTest, NewCatalogVersionInvalidates) {
 
 TEST_F(ApplicabilityCacheTest, EvictsTheLeastRecentlyUsed) {
   const ApplicabilityIndex index({DebPatch("curl-8", "curl", "8.0")}, 1);
-  const Inventory third = Installed({{"curl", "amd64", "1.0"}});
-  const std::string third_hash = InventoryHash(third);
+  const bundler::Inventory third = Installed({{"curl", "amd64", "1.0"}});
+  const std::string third_hash = bundler::InventoryHash(third);
   ApplicabilityCache cache(2);
   ASSERT_NE(cache.Get(index, first_hash_, &first_, ""), nullptr);
   ASSERT_NE(cache.Get(index, second_hash_, &second_, ""), nullptr);

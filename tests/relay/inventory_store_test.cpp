@@ -8,8 +8,8 @@
 namespace ferry::relay {
 namespace {
 
-Inventory Sample(const std::string& bash_version) {
-  return *MakeInventory({{"bash", "amd64", bash_version}, {"libc6", "amd64", "2.36-9+deb12u4"}});
+bundler::Inventory Sample(const std::string& bash_version) {
+  return *bundler::MakeInventory({{"bash", "amd64", bash_version}, {"libc6", "amd64", "2.36-9+deb12u4"}});
 }
 
 TEST(InventoryStoreTest, StoresEachDistinctInventoryOnce) {

@@ -1,4 +1,4 @@
-#include "relay/dpkg_status.hpp"
+#include "bundler/dpkg_status.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 
 #include "common/file.hpp"
 
-namespace ferry::relay {
+namespace ferry::bundler {
 namespace {
 
 std::string Stanza(const std::string& package, const std::string& status,
@@ -208,4 +208,4 @@ TEST(DpkgStatusTest, ThisMachinesStatusFileParses) {
 }
 
 }  // namespace
-}  // namespace ferry::relay
+}  // namespace ferry::bundler

@@ -18,7 +18,7 @@
 
 #include "common/error.hpp"
 
-namespace ferry::relay {
+namespace ferry::bundler {
 
 struct InstalledPackage {
   std::string name;
@@ -61,4 +61,4 @@ Status CheckInstalledPackage(const InstalledPackage& package);
 Result<std::vector<InstalledPackage>> ParseDpkgStatus(std::string_view text,
                                                       std::string_view origin);
 
-}  // namespace ferry::relay
+}  // namespace ferry::bundler

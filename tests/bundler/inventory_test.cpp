@@ -1,4 +1,4 @@
-#include "relay/inventory.hpp"
+#include "bundler/inventory.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include "common/json.hpp"
 #include "crypto/hash.hpp"
 
-namespace ferry::relay {
+namespace ferry::bundler {
 namespace {
 
 const std::vector<InstalledPackage> kPackages = {
@@ -152,4 +152,4 @@ TEST(InventoryTest, NativeArchitectureIsDpkgs) {
 }
 
 }  // namespace
-}  // namespace ferry::relay
+}  // namespace ferry::bundler

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "common/error.hpp"
-#include "relay/dpkg_status.hpp"
+#include "bundler/dpkg_status.hpp"
 
-namespace ferry::relay {
+namespace ferry::bundler {
 
 // The canonical text of the largest inventory (kMaxInstalledPackages entries of the longest
 // fields) stays below this.
@@ -43,4 +43,4 @@ std::string InventoryHash(const Inventory& inventory);
 // "dpkg" package; empty when the inventory has no dpkg or only an "all" one.
 std::string_view NativeArchitecture(const Inventory& inventory);
 
-}  // namespace ferry::relay
+}  // namespace ferry::bundler

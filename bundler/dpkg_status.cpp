@@ -1,4 +1,4 @@
-#include "relay/dpkg_status.hpp"
+#include "bundler/dpkg_status.hpp"
 
 #include <algorithm>
 #include <array>
@@ -9,7 +9,7 @@
 
 #include "bundler/deb822.hpp"
 
-namespace ferry::relay {
+namespace ferry::bundler {
 namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
@@ -205,4 +205,4 @@ Result<std::vector<InstalledPackage>> ParseDpkgStatus(std::string_view text,
   return installed;
 }
 
-}  // namespace ferry::relay
+}  // namespace ferry::bundler

@@ -1,4 +1,4 @@
-#include "relay/inventory.hpp"
+#include "bundler/inventory.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -8,7 +8,7 @@
 #include "common/json.hpp"
 #include "crypto/hash.hpp"
 
-namespace ferry::relay {
+namespace ferry::bundler {
 namespace {
 
 bool ByNameThenArchitecture(const InstalledPackage& a, const InstalledPackage& b) {
@@ -138,4 +138,4 @@ std::string_view NativeArchitecture(const Inventory& inventory) {
   return it->architecture;
 }
 
-}  // namespace ferry::relay
+}  // namespace ferry::bundler
