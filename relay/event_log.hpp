@@ -11,24 +11,14 @@
 #include "common/error.hpp"
 #include "common/json.hpp"
 #include "common/time.hpp"
+#include "evidence/event.hpp"
 #include "relay/sqlite.hpp"
 
 namespace ferry::relay {
 
-struct Event {
-  int64_t seq = 0;       // 1, 2, 3, ... without gaps
-  UnixTime time = 0;
-  std::string actor;     // "relay", "operator:<user>", "endpoint:<id>"
-  std::string type;      // e.g. "import.accepted"
-  std::string subject;   // what the event is about, e.g. "debian-12-security/7"
-  json::Object details;  // type-specific facts
-};
-
-// The canonical bytes of an event: {"actor","details","seq","subject","time","type"}.
-std::string EventLeaf(const Event& event);
-
-// Parses and validates leaf bytes; they must be exactly canonical.
-Result<Event> ParseEventLeaf(std::string_view leaf);
+using evidence::Event;
+using evidence::EventLeaf;
+using evidence::ParseEventLeaf;
 
 // Appends an event with the next sequence number inside the caller's open transaction, or in a
 // write transaction of its own when none is open. Returns the stored event.

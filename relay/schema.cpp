@@ -83,6 +83,42 @@ CREATE TRIGGER events_no_update BEFORE UPDATE ON events
 CREATE TRIGGER events_no_delete BEFORE DELETE ON events
   BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
 )sql",
+    // 2: endpoints, their enrolment tokens and the install results they report (relay-api.md).
+    R"sql(
+CREATE TABLE enrollment_tokens (
+  token_sha256 TEXT PRIMARY KEY,
+  token_id TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  used_at INTEGER,
+  used_by TEXT
+);
+CREATE TABLE endpoints (
+  id TEXT PRIMARY KEY,
+  hostname TEXT NOT NULL,
+  certificate_sha256 TEXT NOT NULL UNIQUE,
+  enrolled_at INTEGER NOT NULL,
+  target_os TEXT NOT NULL DEFAULT '',
+  last_seen INTEGER,
+  inventory_sha256 TEXT REFERENCES inventories(sha256),
+  needs_sha256 TEXT,
+  revoked_at INTEGER
+);
+CREATE TABLE reports (
+  endpoint_id TEXT NOT NULL REFERENCES endpoints(id),
+  report_id TEXT NOT NULL,
+  patch_id TEXT NOT NULL,
+  result TEXT NOT NULL,
+  exit_code INTEGER,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  log_excerpt TEXT NOT NULL,
+  PRIMARY KEY (endpoint_id, report_id)
+);
+CREATE INDEX reports_by_patch ON reports(patch_id);
+)sql",
 };
 
 constexpr int64_t kMigrationCount = static_cast<int64_t>(std::size(kMigrations));
