@@ -4,7 +4,7 @@
 #   ./ferry.sh demo              build, then walk through keys, a trust root and a signed bundle
 #   ./ferry.sh test [--sanitize] build with warnings as errors and run every test
 #                                (--sanitize: AddressSanitizer + UndefinedBehaviorSanitizer)
-#   ./ferry.sh bench             run the benchmarks (docs/benchmarks.md)
+#   ./ferry.sh bench [SECTION..] run the benchmarks (docs/benchmarks.md; default: every section)
 #   ./ferry.sh fuzz [SECONDS]    run the bundle-reader fuzzer (clang, libFuzzer)
 #   ./ferry.sh build             configure and build only
 #   ./ferry.sh deps              install the Debian packages only
@@ -19,6 +19,7 @@ PACKAGES=(
   libsodium-dev libarchive-dev libssl-dev openssl libsqlite3-dev
   libboost1.81-dev googletest libgtest-dev
   dpkg-dev xz-utils zstd tar time
+  curl nginx
   clang-14 libclang-rt-14-dev
 )
 
@@ -85,7 +86,7 @@ cmd_demo() {
 cmd_bench() {
   deps
   release_build
-  FERRY_BIN="$ROOT/build/release" bash "$ROOT/scripts/bench.sh"
+  FERRY_BIN="$ROOT/build/release" bash "$ROOT/scripts/bench.sh" "$@"
 }
 
 cmd_fuzz() {

@@ -50,6 +50,18 @@ bool HexDecodeInto(std::string_view hex, std::span<uint8_t> out) {
   return true;
 }
 
+bool IsLowerHex(std::string_view text, size_t digits) {
+  if (text.size() != digits) {
+    return false;
+  }
+  for (const char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Result<std::vector<uint8_t>> HexDecode(std::string_view hex) {
   if (hex.size() % 2 != 0) {
     return InvalidError("hexadecimal text has an odd length");

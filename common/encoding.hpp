@@ -21,6 +21,10 @@ std::string HexEncode(std::span<const uint8_t> bytes);
 // Decodes hexadecimal of any even length.
 Result<std::vector<uint8_t>> HexDecode(std::string_view hex);
 
+// True when `text` is exactly `digits` characters of [0-9a-f]: the one spelling of hashes and ids
+// that HexEncode writes, which strict parsers accept and nothing else.
+bool IsLowerHex(std::string_view text, size_t digits);
+
 // Standard base64 (RFC 4648, with padding).
 std::string Base64Encode(std::span<const uint8_t> bytes);
 Result<std::vector<uint8_t>> Base64Decode(std::string_view text);

@@ -103,4 +103,12 @@ void SecureWipe(void* data, size_t size) {
   }
 }
 
+void RandomBytes(std::span<uint8_t> out) {
+  if (out.empty()) {
+    return;
+  }
+  EnsureSodiumInit();
+  randombytes_buf(out.data(), out.size());
+}
+
 }  // namespace ferry::crypto

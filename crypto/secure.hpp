@@ -59,4 +59,7 @@ bool ConstantTimeEqual(std::span<const uint8_t> a, std::span<const uint8_t> b);
 // Overwrites memory in a way the compiler cannot optimise away.
 void SecureWipe(void* data, size_t size);
 
+// Fills `out` with bytes from libsodium's CSPRNG (the kernel's getrandom), for tokens and ids.
+void RandomBytes(std::span<uint8_t> out);
+
 }  // namespace ferry::crypto

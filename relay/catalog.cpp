@@ -80,11 +80,19 @@ Result<std::vector<std::string>> ChangeApprovals(sql::Database& db, const PatchS
       json::Object details{{"package", entry.patch.package},
                            {"version", entry.patch.version},
                            {"severity", entry.patch.severity}};
+      // The vendor's release date starts the clock of the evidence reports' deadlines.
+      if (entry.patch.released) details["released"] = FormatTime(*entry.patch.released);
       FERRY_ASSIGN_OR_RETURN(const Event event,
                              AppendEvent(db, actor, approve ? "patch.approved" : "patch.revoked",
                                          entry.patch.id, std::move(details)));
       (void)event;
       changed.push_back(entry.patch.id);
+    }
+    // The version names the approved patch set too: a serving relay reloads what it offers
+    // endpoints when it moves, and cached answers of the old set are dropped.
+    if (!changed.empty()) {
+      FERRY_RETURN_IF_ERROR(db.Execute(
+          "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'catalog_version'"));
     }
     return db.Commit();
   };

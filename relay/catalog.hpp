@@ -52,7 +52,7 @@ struct PatchSelection {
 };
 
 // Approves the selected patches not yet approved; returns their ids. Unknown ids are a usage error
-// and change nothing.
+// and change nothing. Approving or revoking anything raises meta catalog_version by one.
 Result<std::vector<std::string>> ApprovePatches(sql::Database& db, const PatchSelection& selection,
                                                 const std::string& actor);
 // Withdraws approval from the selected approved patches; returns their ids.

@@ -20,6 +20,7 @@
 #include "common/progress.hpp"
 #include "relay/applicability.hpp"
 #include "relay/catalog.hpp"
+#include "relay/evidence_cli.hpp"
 #include "relay/event_log.hpp"
 #include "relay/fsck.hpp"
 #include "relay/importer.hpp"
@@ -45,9 +46,19 @@ constexpr const char* kUsage = R"(usage: ferry-relay COMMAND --data DIR [OPTIONS
   approve --data DIR (PATCH_ID... | --all | --severity LEVEL)
   revoke --data DIR (PATCH_ID... | --all | --severity LEVEL)
   fsck --data DIR [--quick] [--json]
+  serve --data DIR --listen ADDR:PORT [--threads N] [--quiet]
+  token create --data DIR [--expires DURATION] [--json]
+  token list --data DIR [--json]
+  endpoints --data DIR [--json]
+  endpoint revoke --data DIR ENDPOINT_ID
+  evidence export --data DIR --out FILE [--since-last | --from N] [--nonce TEXT] [--label TEXT]
+  evidence list --data DIR [--json]
+  exception add --data DIR --patch ID [--endpoint ID] --until TIME --reason TEXT
+  exception list --data DIR [--json]
 
 --data may come from the configuration file instead: --config FILE, else $FERRY_RELAY_CONFIG,
-else /etc/ferry/relay.conf, with a line "data_dir = /var/lib/ferry-relay".
+else /etc/ferry/relay.conf, with a line "data_dir = /var/lib/ferry-relay" (and, for serve,
+"listen = ADDR:PORT").
 Exit codes: 0 success, 1 verification failed or fsck found a fault, 2 usage, 3 I/O or environment.
 )";
 
@@ -87,29 +98,54 @@ Result<std::map<std::string, std::string>> ReadConfig(const std::string& path) {
   return values;
 }
 
-// The data directory: --data, else the configuration file's data_dir.
-Result<std::string> DataDirectory(const Args& args) {
-  if (auto data = args.Get("data")) return *data;
-  std::string path = "/etc/ferry/relay.conf";
+struct ConfigFile {
+  std::string path;
+  std::map<std::string, std::string> values;  // empty when the default file does not exist
+};
+
+// The configuration file: --config, else $FERRY_RELAY_CONFIG (either must exist), else
+// /etc/ferry/relay.conf when present.
+Result<ConfigFile> LoadConfig(const Args& args) {
+  ConfigFile config{"/etc/ferry/relay.conf", {}};
   bool explicit_config = false;
-  if (auto config = args.Get("config")) {
-    path = *config;
+  if (auto path = args.Get("config")) {
+    config.path = *path;
     explicit_config = true;
   } else if (const char* env = std::getenv("FERRY_RELAY_CONFIG")) {
-    path = env;
+    config.path = env;
     explicit_config = true;
   }
-  if (!explicit_config && !fs::Exists(path)) {
-    return UsageError("missing required option --data (and no " + path + ")");
+  if (!explicit_config && !fs::Exists(config.path)) return config;
+  FERRY_ASSIGN_OR_RETURN(config.values, ReadConfig(config.path));
+  for (const auto& [key, value] : config.values) {
+    if (key != "data_dir" && key != "listen") {
+      return UsageError(config.path + ": unknown setting \"" + key + "\"");
+    }
   }
-  FERRY_ASSIGN_OR_RETURN(const auto values, ReadConfig(path));
-  for (const auto& [key, value] : values) {
-    if (key != "data_dir") return UsageError(path + ": unknown setting \"" + key + "\"");
+  return config;
+}
+
+}  // namespace
+
+Result<std::string> DataDirectory(const Args& args) {
+  if (auto data = args.Get("data")) return *data;
+  FERRY_ASSIGN_OR_RETURN(const ConfigFile config, LoadConfig(args));
+  if (!fs::Exists(config.path)) {
+    return UsageError("missing required option --data (and no " + config.path + ")");
   }
-  const auto it = values.find("data_dir");
-  if (it == values.end()) return UsageError(path + ": no data_dir setting");
+  const auto it = config.values.find("data_dir");
+  if (it == config.values.end()) return UsageError(config.path + ": no data_dir setting");
   return it->second;
 }
+
+Result<std::optional<std::string>> ConfigSetting(const Args& args, const std::string& key) {
+  FERRY_ASSIGN_OR_RETURN(const ConfigFile config, LoadConfig(args));
+  const auto it = config.values.find(key);
+  if (it == config.values.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second);
+}
+
+namespace {
 
 std::vector<cli::OptionSpec> WithCommon(std::vector<cli::OptionSpec> specs) {
   specs.push_back({"data", Arity::kOne});
@@ -612,6 +648,10 @@ int Dispatch(int argc, char** argv) {
   const std::span<char* const> rest(argv + 2, static_cast<size_t>(argc - 2));
   if (command == "import") return Import(rest);
   if (command == "fsck") return Fsck(rest);
+  if (command == "serve") return RunServe(rest);
+  if (command == "token") return RunTokenCommand(rest);
+  if (command == "endpoints") return RunEndpointsCommand(rest);
+  if (command == "endpoint") return RunEndpointCommand(rest);
   Status status = Ok();
   if (command == "init") {
     status = Init(rest);
@@ -629,6 +669,10 @@ int Dispatch(int argc, char** argv) {
     status = ChangeApproval(rest, true);
   } else if (command == "revoke") {
     status = ChangeApproval(rest, false);
+  } else if (command == "evidence") {
+    status = RunEvidenceCommand(rest, WithCommon({}), DataDirectory);
+  } else if (command == "exception") {
+    status = RunExceptionCommand(rest, WithCommon({}), DataDirectory);
   } else {
     status = UsageError("unknown command \"" + command + "\" (try --help)");
   }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -58,6 +59,10 @@ class HttpHandler {
 
   // Answers one complete request. Called concurrently from the server's threads.
   virtual HttpResponse Handle(const HttpRequest& request) = 0;
+
+  // Called once by the server after it stopped accepting requests and the last one was answered
+  // (SIGTERM): the handler writes what it kept in memory. No Handle() call follows.
+  virtual void Drain() {}
 };
 
 }  // namespace ferry::relay

@@ -119,6 +119,24 @@ CREATE TABLE reports (
 );
 CREATE INDEX reports_by_patch ON reports(patch_id);
 )sql",
+    // 3: evidence exports (docs/evidence-format.md): each one's signed checkpoint, so the next
+    // export carries a consistency proof from it, and the media record HIPAA asks for.
+    R"sql(
+CREATE TABLE evidence_exports (
+  id INTEGER PRIMARY KEY,
+  exported_at INTEGER NOT NULL,
+  exported_by TEXT NOT NULL,
+  label TEXT,
+  nonce TEXT,
+  first_seq INTEGER NOT NULL,
+  tree_size INTEGER NOT NULL,
+  root_sha256 TEXT NOT NULL,
+  checkpoint TEXT NOT NULL,
+  file TEXT NOT NULL,
+  package_sha256 TEXT NOT NULL,
+  package_bytes INTEGER NOT NULL
+);
+)sql",
 };
 
 constexpr int64_t kMigrationCount = static_cast<int64_t>(std::size(kMigrations));

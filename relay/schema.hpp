@@ -6,7 +6,7 @@
 namespace ferry::relay {
 
 // The schema version this build writes; PRAGMA user_version holds the database's.
-inline constexpr int64_t kSchemaVersion = 2;
+inline constexpr int64_t kSchemaVersion = 3;
 
 // Brings the database up to kSchemaVersion, one migration per transaction. A database from a
 // newer Ferry is refused rather than guessed at.

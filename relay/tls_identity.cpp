@@ -30,6 +30,7 @@
 #include "bundler/manifest.hpp"
 #include "common/encoding.hpp"
 #include "common/file.hpp"
+#include "common/net.hpp"
 #include "crypto/secure.hpp"
 
 namespace ferry::relay {
@@ -42,8 +43,6 @@ constexpr size_t kMaxKeyFile = 16 * 1024;
 constexpr size_t kMaxCsr = 16 * 1024;
 constexpr int64_t kMaxCaLifetime = 30 * 365 * kDaySeconds;
 constexpr int64_t kMaxClientLifetime = 10 * 365 * kDaySeconds;
-constexpr size_t kMaxDnsName = 253;
-constexpr size_t kMaxDnsLabel = 63;
 constexpr size_t kMaxSans = 64;
 
 template <auto kFree>
@@ -234,33 +233,6 @@ bool IsP256(EVP_PKEY* key) {
     nid = EC_curve_nist2nid(group.data());
   }
   return nid == NID_X9_62_prime256v1;
-}
-
-bool IsDnsName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxDnsName) {
-    return false;
-  }
-  size_t start = 0;
-  while (true) {
-    const size_t dot = name.find('.', start);
-    const std::string_view label =
-        name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (label.empty() || label.size() > kMaxDnsLabel || label.front() == '-' ||
-        label.back() == '-') {
-      return false;
-    }
-    for (const char c : label) {
-      const bool ok =
-          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-      if (!ok) {
-        return false;
-      }
-    }
-    if (dot == std::string_view::npos) {
-      return true;
-    }
-    start = dot + 1;
-  }
 }
 
 // The address bytes a SAN carries: 4 for IPv4, 16 for IPv6; empty when `text` is neither.
@@ -534,7 +506,7 @@ Result<std::vector<std::vector<uint8_t>>> CheckOptions(const TlsIdentityOptions&
     return UsageError("at most " + std::to_string(kMaxSans) + " server names and addresses");
   }
   for (const std::string& dns : options.dns_names) {
-    if (!IsDnsName(dns)) {
+    if (!net::IsDnsName(dns)) {
       return UsageError("\"" + dns + "\" is not a DNS host name");
     }
     if (!ParseIpAddress(dns).empty()) {
@@ -669,7 +641,7 @@ std::vector<std::string> DefaultServerDnsNames() {
   if (::gethostname(host.data(), host.size() - 1) == 0) {
     const std::string name = host.data();
     // A host name that is not a valid DNS name (or is "localhost") adds nothing usable.
-    if (IsDnsName(name) && ParseIpAddress(name).empty() && name != "localhost") {
+    if (net::IsDnsName(name) && ParseIpAddress(name).empty() && name != "localhost") {
       names.push_back(name);
     }
   }
@@ -736,15 +708,33 @@ Status CreateTlsIdentity(const std::string& data_dir, const TlsIdentityOptions& 
   return fs::SyncDirectory(data_dir);
 }
 
+namespace {
+
+Result<std::string> Sha256OfCertificate(X509* cert, const std::string& what) {
+  std::array<uint8_t, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (X509_digest(cert, EVP_sha256(), digest.data(), &length) != 1 || length != 32) {
+    return OpenSslError(what + ": SHA-256 of the certificate");
+  }
+  return HexEncode(std::span<const uint8_t>(digest.data(), length));
+}
+
+}  // namespace
+
 Result<std::string> CertificateFingerprint(const std::string& pem_path) {
   ERR_clear_error();
   FERRY_ASSIGN_OR_RETURN(const X509Ptr cert, LoadCertificateFile(pem_path));
-  std::array<uint8_t, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  if (X509_digest(cert.get(), EVP_sha256(), digest.data(), &length) != 1 || length != 32) {
-    return OpenSslError(pem_path + ": SHA-256 of the certificate");
+  return Sha256OfCertificate(cert.get(), pem_path);
+}
+
+Result<std::string> CertificatePemFingerprint(std::string_view cert_pem) {
+  ERR_clear_error();
+  if (cert_pem.size() > kMaxCertificateFile) {
+    return InvalidError("certificate: larger than 64 KiB");
   }
-  return HexEncode(std::span<const uint8_t>(digest.data(), length));
+  FERRY_RETURN_IF_ERROR(CheckSinglePemBlock(cert_pem, "CERTIFICATE", "certificate"));
+  FERRY_ASSIGN_OR_RETURN(const X509Ptr cert, ParseCertificatePem(cert_pem, "certificate"));
+  return Sha256OfCertificate(cert.get(), "certificate");
 }
 
 std::string FingerprintForDisplay(std::string_view hex_fingerprint) {
@@ -784,38 +774,6 @@ Result<std::string> SignClientCertificate(const TlsFiles& files, std::string_vie
   FERRY_RETURN_IF_ERROR(AddLeafExtensions(cert.get(), ca.cert.get(), "clientAuth"));
   FERRY_RETURN_IF_ERROR(Sign(cert.get(), ca.key.get()));
   return CertificatePem(cert.get());
-}
-
-Result<KeyAndCsr> MakeClientKeyAndCsr(const std::string& common_name) {
-  ERR_clear_error();
-  if (!IsEndpointId(common_name)) {
-    return UsageError("common name \"" + common_name + "\" is not 1 to " +
-                      std::to_string(kMaxEndpointId) + " characters of [A-Za-z0-9._+~:-]");
-  }
-  FERRY_ASSIGN_OR_RETURN(const PkeyPtr key, GenerateP256Key());
-  ReqPtr request(X509_REQ_new());
-  if (!request) {
-    return OpenSslError("X509_REQ_new");
-  }
-  if (X509_REQ_set_version(request.get(), X509_REQ_VERSION_1) != 1) {
-    return OpenSslError("X509_REQ_set_version");
-  }
-  FERRY_ASSIGN_OR_RETURN(const NamePtr subject, MakeName("", common_name));
-  if (X509_REQ_set_subject_name(request.get(), subject.get()) != 1) {
-    return OpenSslError("X509_REQ_set_subject_name");
-  }
-  if (X509_REQ_set_pubkey(request.get(), key.get()) != 1) {
-    return OpenSslError("X509_REQ_set_pubkey");
-  }
-  if (X509_REQ_sign(request.get(), key.get(), EVP_sha256()) <= 0) {
-    return OpenSslError("signing the CSR");
-  }
-  FERRY_ASSIGN_OR_RETURN(BioPtr bio, MemoryWriter(false));
-  if (PEM_write_bio_X509_REQ(bio.get(), request.get()) != 1) {
-    return OpenSslError("PEM_write_bio_X509_REQ");
-  }
-  FERRY_ASSIGN_OR_RETURN(SecretText key_pem, PrivateKeyPem(key.get()));
-  return KeyAndCsr{key_pem.Release(), Contents(bio.get())};
 }
 
 Result<std::string> CertificateCommonName(std::string_view cert_pem) {

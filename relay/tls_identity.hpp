@@ -3,7 +3,8 @@
 // The relay's TLS identity: a private certificate authority made at `ferry-relay init`, the server
 // certificate the HTTPS listener presents, and the client certificates endpoints receive at
 // enrolment. Keys and certificates cross this interface as PEM text or file paths only, so no
-// OpenSSL type leaks to the rest of the relay. Formats and lifetimes: docs/tls.md.
+// OpenSSL type leaks to the rest of the relay. Formats and lifetimes: docs/tls.md. The agent's
+// half (its key and CSR) is endpoint/client_identity.hpp.
 
 #include <cstdint>
 #include <span>
@@ -62,6 +63,8 @@ Status CreateTlsIdentity(const std::string& data_dir, const TlsIdentityOptions& 
 
 // The SHA-256 of the DER of the first certificate in a PEM file, 64 lowercase hex digits.
 Result<std::string> CertificateFingerprint(const std::string& pem_path);
+// The same for PEM text holding one certificate (as SignClientCertificate returns it).
+Result<std::string> CertificatePemFingerprint(std::string_view cert_pem);
 
 // A fingerprint as operators compare it by eye or read it out: uppercase hex pairs joined by ':',
 // the form `openssl x509 -noout -fingerprint -sha256` prints after its "=".
@@ -75,14 +78,6 @@ std::string FingerprintForDisplay(std::string_view hex_fingerprint);
 Result<std::string> SignClientCertificate(const TlsFiles& files, std::string_view csr_pem,
                                           const std::string& endpoint_id, UnixTime now,
                                           int64_t lifetime);
-
-struct KeyAndCsr {
-  std::string key_pem;  // PKCS#8, unencrypted: store it 0600
-  std::string csr_pem;
-};
-
-// A new EC P-256 key and a CSR for it with subject CN = common_name, for the agent's enrolment.
-Result<KeyAndCsr> MakeClientKeyAndCsr(const std::string& common_name);
 
 // The subject's common name of a PEM certificate (one certificate, exactly one CN).
 Result<std::string> CertificateCommonName(std::string_view cert_pem);

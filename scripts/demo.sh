@@ -187,4 +187,36 @@ step "12. The audit log and a full store check"
 show "$RELAY" events --data relay
 show "$RELAY" fsck --data relay
 
+# ============================================================================================
+# Evidence (issue 5): the relay's signed audit log leaves the site and an auditor checks it.
+# ============================================================================================
+VERIFY="$BIN/evidence/ferry-verify"
+
+step "13. Evidence: a deadline exception, a signed export, ferry-verify as the auditor runs it"
+show "$RELAY" exception add --data relay --patch tzdata_2024a-0+deb12u1_all --until 90d \
+  --reason "lab analyser certified on the old zone data only; vendor fix due next quarter"
+show "$RELAY" exception list --data relay
+echo "the auditor asked for nonce demo-audit-1; the label names the USB stick it leaves on:"
+show "$RELAY" evidence export --data relay --out evidence-1.tar --nonce demo-audit-1 \
+  --label "USB stick DEMO-1 to the auditor"
+tar -tvf evidence-1.tar
+show "$VERIFY" --relay-key relay/identity.pub evidence-1.tar --nonce demo-audit-1
+
+step "14. The next export carries only what is new and chains from the first"
+show "$RELAY" approve --data relay --all
+show "$RELAY" evidence export --data relay --out evidence-2.tar --since-last
+show "$VERIFY" --relay-key relay/identity.pub evidence-2.tar --previous evidence-1.tar
+show "$RELAY" evidence list --data relay
+
+step "15. A tampered export: one event edited on the way"
+echo "the refused import becomes an accepted one, in place, same length:"
+cp evidence-1.tar tampered-evidence.tar
+sed -i 's/"type":"import.rejected"/"type":"import.accepted"/' tampered-evidence.tar
+set +e
+"$VERIFY" --relay-key relay/identity.pub tampered-evidence.tar
+code=$?
+set -e
+echo "exit code $code (1 = tampered, incomplete, rolled back or forked)"
+[ "$code" -eq 1 ]
+
 step "Done: the demo's files are in $WORK"

@@ -27,6 +27,16 @@ TEST(Base64, Rfc4648Vectors) {
   }
 }
 
+TEST(Hex, IsLowerHexAcceptsOnlyTheLengthAndAlphabetHexEncodeWrites) {
+  EXPECT_TRUE(IsLowerHex("0123456789abcdef", 16));
+  EXPECT_TRUE(IsLowerHex("", 0));
+  EXPECT_FALSE(IsLowerHex("0123456789abcdef", 15));
+  EXPECT_FALSE(IsLowerHex("0123456789abcdeF", 16));
+  EXPECT_FALSE(IsLowerHex("0123456789abcdeg", 16));
+  EXPECT_FALSE(IsLowerHex("0123456789abcde ", 16));
+  EXPECT_TRUE(IsLowerHex(HexEncode(AsBytes(std::string_view("\xff\x00", 2))), 4));
+}
+
 TEST(Base64, RefusesMalformedText) {
   for (const char* text : {"Zg=", "Z===", "Zm9v!A==", "Zh==", "=Zm9"}) {
     EXPECT_FALSE(Base64Decode(text).ok()) << text;

@@ -41,7 +41,9 @@ using testing::CommandResult;
 constexpr size_t kBigPayloadBytes = size_t{40} << 20;
 constexpr int kBigPayloads = 3;
 constexpr int kPatches = kBigPayloads + 1;  // and one real .deb
-constexpr int kMinKilledRounds = 20;
+// Enough rounds to hit every phase; a loaded machine (CI beside other builds) gets fewer in
+// its time budget than an idle one, so the floor is well below what an idle run reaches (30+).
+constexpr int kMinKilledRounds = 12;
 constexpr int kAimedRounds = 10;
 constexpr int kMaxRounds = 60;
 constexpr auto kRoundBudget = std::chrono::seconds(70);

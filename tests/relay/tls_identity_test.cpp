@@ -14,6 +14,7 @@
 
 #include "common/encoding.hpp"
 #include "common/file.hpp"
+#include "endpoint/client_identity.hpp"
 #include "tests/support/testing.hpp"
 
 // The openssl command-line tool is the independent judge throughout: what it accepts is what
@@ -22,6 +23,7 @@
 namespace ferry::relay {
 namespace {
 
+using endpoint::MakeClientKeyAndCsr;
 using ferry::testing::CommandResult;
 using ferry::testing::ReadAll;
 using ferry::testing::TempDir;

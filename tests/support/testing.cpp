@@ -93,7 +93,8 @@ std::string BuildPath(const std::string& relative) {
 }
 
 std::string MakeDeb(const std::string& dir, const std::string& package, const std::string& version,
-                    const std::string& architecture, size_t payload_bytes) {
+                    const std::string& architecture, size_t payload_bytes,
+                    const std::map<std::string, std::string>& maintainer_scripts) {
   const std::string tree = dir + "/" + package + "-" + version + "-tree";
   Run("rm -rf '" + tree + "'");
   ::mkdir(tree.c_str(), 0755);
@@ -112,6 +113,10 @@ std::string MakeDeb(const std::string& dir, const std::string& package, const st
     c = static_cast<char>(state >> 24);
   }
   WriteAll(tree + "/usr/share/" + package + "/data", filler);
+  for (const auto& [name, text] : maintainer_scripts) {
+    WriteAll(tree + "/DEBIAN/" + name, text);
+    ::chmod((tree + "/DEBIAN/" + name).c_str(), 0755);
+  }
   const std::string out = dir + "/" + package + "_" + version + "_" + architecture + ".deb";
   const CommandResult built =
       Run("dpkg-deb --root-owner-group -Zxz --build '" + tree + "' '" + out + "'");

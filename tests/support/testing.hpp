@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,8 +30,10 @@ class TempDir {
 
 // Builds a real .deb with dpkg-deb into `dir` and returns its path. `payload_bytes` of
 // deterministic filler go into /usr/share/<package>/data so sizes can be chosen.
+// `maintainer_scripts` maps names such as "preinst" or "postinst" to their text (mode 0755).
 std::string MakeDeb(const std::string& dir, const std::string& package, const std::string& version,
-                    const std::string& architecture = "amd64", size_t payload_bytes = 1000);
+                    const std::string& architecture = "amd64", size_t payload_bytes = 1000,
+                    const std::map<std::string, std::string>& maintainer_scripts = {});
 
 struct CommandResult {
   int exit_code = -1;

@@ -1,0 +1,3 @@
+#include "endpoint/cli.hpp"
+
+int main(int argc, char** argv) { return ferry::endpoint::RunAgentCli(argc, argv); }
