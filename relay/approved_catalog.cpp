@@ -4,7 +4,9 @@
 #include <charconv>
 
 #include "common/json.hpp"
+#include "crypto/envelope.hpp"
 #include "crypto/hash.hpp"
+#include "crypto/trust_root.hpp"
 #include "relay/relay.hpp"
 
 namespace ferry::relay {
@@ -28,22 +30,49 @@ Result<std::shared_ptr<const ApprovedCatalog>> ApprovedCatalog::Load(sql::Databa
         return InvalidError(db.path() + ": meta catalog_version is not an integer");
       }
     }
-    FERRY_ASSIGN_OR_RETURN(sql::Statement root,
-                           db.Prepare("SELECT COALESCE(MAX(version), 0) FROM trust_roots"));
+    FERRY_ASSIGN_OR_RETURN(
+        sql::Statement root,
+        db.Prepare("SELECT version, document FROM trust_roots ORDER BY version DESC LIMIT 1"));
     FERRY_ASSIGN_OR_RETURN(const bool has_root, root.Step());
-    const int64_t root_version = has_root ? root.Int(0) : 0;
+    if (!has_root) {
+      return IoError(db.path() + ": no trust root is pinned");
+    }
+    const int64_t root_version = root.Int(0);
+    auto trusted = crypto::ParseTrustRoot(root.Text(1));
+    if (!trusted.ok()) {
+      return std::move(trusted).error().Context(db.path() + ": stored trust root");
+    }
 
     FERRY_ASSIGN_OR_RETURN(
         sql::Statement query,
-        db.Prepare("SELECT p.id, p.document, b.channel, b.sequence, b.manifest_sha256 "
-                   "FROM approvals a JOIN patches p ON p.id = a.patch_id "
+        db.Prepare("SELECT p.id, p.document, b.channel, b.sequence, b.manifest_sha256, "
+                   "b.manifest FROM approvals a JOIN patches p ON p.id = a.patch_id "
                    "JOIN bundles b ON b.id = p.bundle_id ORDER BY p.id"));
     std::vector<bundler::Patch> patches;
     std::vector<std::pair<std::string, std::string>> refs;  // manifest ref and its hash
+    // Agents check every manifest under their newest root, which is the relay's newest: a patch
+    // whose bundle was signed by keys a later root retired would only be refused, so it is not
+    // offered (a newer bundle carrying it again brings it back). One check per bundle.
+    std::unordered_map<std::string, bool> verifies;  // manifest ref -> signed under the root
+    size_t unverified = 0;
     while (true) {
       FERRY_ASSIGN_OR_RETURN(const bool row, query.Step());
       if (!row) {
         break;
+      }
+      const std::string ref = query.Text(2) + "/" + std::to_string(query.Int(3));
+      auto known = verifies.find(ref);
+      if (known == verifies.end()) {
+        auto envelope = crypto::ParseEnvelope(query.Text(5), "manifest " + ref);
+        const bool ok = envelope.ok() && crypto::VerifyThreshold(*envelope, trusted->keys,
+                                                                 trusted->bundle_role, "manifest",
+                                                                 "bundle")
+                                             .ok();
+        known = verifies.emplace(ref, ok).first;
+      }
+      if (!known->second) {
+        ++unverified;
+        continue;
       }
       const std::string id = query.Text(0);
       FERRY_ASSIGN_OR_RETURN(const json::Value document, json::Parse(query.Text(1)));
@@ -52,10 +81,11 @@ Result<std::shared_ptr<const ApprovedCatalog>> ApprovedCatalog::Load(sql::Databa
         return std::move(patch).error().Context(db.path());
       }
       patches.push_back(std::move(*patch));
-      refs.emplace_back(query.Text(2) + "/" + std::to_string(query.Int(3)), query.Text(4));
+      refs.emplace_back(ref, query.Text(4));
     }
     std::shared_ptr<ApprovedCatalog> catalog(new ApprovedCatalog(patches, version));
     catalog->root_version_ = root_version;
+    catalog->withheld_ = unverified;
     for (size_t i = 0; i < patches.size(); ++i) {
       catalog->manifest_sha256_.emplace(refs[i].first, refs[i].second);
       const std::string id = patches[i].id;

@@ -19,7 +19,7 @@ namespace ferry::relay {
 
 struct OfferedPatch {
   bundler::Patch patch;
-  std::string manifest_ref;  // "<channel>/<sequence>" of the bundle that first brought it
+  std::string manifest_ref;  // "<channel>/<sequence>" of the newest bundle carrying it
 };
 
 class ApprovedCatalog {
@@ -37,12 +37,16 @@ class ApprovedCatalog {
   // The SHA-256 of a referenced manifest, or nullptr when no approved patch names it.
   const std::string* ManifestSha256(const std::string& ref) const;
   size_t size() const { return patches_.size(); }
+  // Approved patches not offered because their bundle's signatures do not meet the newest
+  // root's bundle threshold (keys retired by a rotation since).
+  size_t withheld() const { return withheld_; }
 
  private:
   ApprovedCatalog(std::vector<bundler::Patch> patches, int64_t version);
 
   ApplicabilityIndex index_;
   int64_t root_version_ = 0;
+  size_t withheld_ = 0;
   std::unordered_map<std::string, OfferedPatch> patches_;
   std::unordered_map<std::string, std::string> manifest_sha256_;  // ref -> hash
 };

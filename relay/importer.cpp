@@ -121,13 +121,15 @@ Status Publish(Relay& relay, const bundler::VerifiedBundle& bundle, const crypto
                          db.Prepare("INSERT OR IGNORE INTO payloads (sha256, size) VALUES (?, ?)"));
   FERRY_ASSIGN_OR_RETURN(
       sql::Statement insert_patch,
-      // A patch already in the catalog keeps the bundle that first brought it, but takes the
-      // newer bundle's metadata (an advisory may have raised its severity or added CVEs). Its
-      // payload cannot change: CheckAgainstCatalog refused that.
+      // A patch already in the catalog moves to the newer bundle and takes its metadata (an
+      // advisory may have raised its severity or added CVEs): agents check a patch against the
+      // manifest the relay names for it, under their newest root, and after a key rotation only
+      // the newest bundle carries signatures that root accepts. Its payload cannot change:
+      // CheckAgainstCatalog refused that.
       db.Prepare("INSERT INTO patches (id, bundle_id, kind, package, version, "
                  "architecture, target_os, severity, released, payload_sha256, document) "
                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                 "ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, package = excluded.package, "
+                 "ON CONFLICT(id) DO UPDATE SET bundle_id = excluded.bundle_id, kind = excluded.kind, package = excluded.package, "
                  "version = excluded.version, architecture = excluded.architecture, "
                  "target_os = excluded.target_os, severity = excluded.severity, "
                  "released = excluded.released, document = excluded.document"));

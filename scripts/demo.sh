@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The Ferry demo, run by `./ferry.sh demo`: keys, a trust root, sample .deb files made with
-# dpkg-deb, an OSV advisory, a signed bundle, verification, a delta bundle, a rotated root and a
-# tampered copy that is refused. Everything happens in build/demo/.
+# The Ferry demo, run by `./ferry.sh demo`, the whole flow: keys, a trust root, sample .deb files
+# made with dpkg-deb, an OSV advisory, a signed bundle, verification, a delta bundle, a rotated
+# root and a tampered copy that is refused; a relay that imports and serves them over TLS; three
+# endpoints, each with a private dpkg root, enrolled and patched with real dpkg; signed evidence
+# exported and checked with ferry-verify. Everything happens in build/demo/.
 set -euo pipefail
 
 BIN="${FERRY_BIN:?FERRY_BIN must point at the build directory}"
@@ -188,11 +190,72 @@ show "$RELAY" events --data relay
 show "$RELAY" fsck --data relay
 
 # ============================================================================================
+# Distribution (issue 4): the relay serves over TLS, three endpoints enrol and are patched with
+# real dpkg, each in a private dpkg root so the demo never touches this machine's packages.
+# ============================================================================================
+AGENT="$BIN/endpoint/ferry-agent"
+SERVE_PID=""
+stop_relay() {
+  if [ -n "$SERVE_PID" ]; then kill -TERM "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; fi
+  SERVE_PID=""
+}
+trap stop_relay EXIT
+
+# installed ROOT: what dpkg's own database in the private root says is installed.
+installed() {
+  dpkg-query --admindir="$1/var/lib/dpkg" -W -f='    ${Package} ${Version}\n' 2>/dev/null
+}
+
+step "13. Serve: HTTPS on loopback, the relay's own CA, one-time enrolment tokens"
+"$RELAY" serve --data relay --listen 127.0.0.1:0 >serve.out 2>serve.log &
+SERVE_PID=$!
+for _ in $(seq 100); do grep -q '^listening on ' serve.out 2>/dev/null && break; sleep 0.1; done
+cat serve.out
+URL="https://$(sed -n 's/^listening on //p' serve.out)"
+echo "the CA fingerprint an installer compares by eye:"
+openssl x509 -in relay/tls/ca.pem -noout -fingerprint -sha256
+show "$RELAY" approve --data relay --all
+
+step "14. Three endpoints, each with its own dpkg root holding the old versions"
+mkdir -p old
+make_deb libssl3 "3.0.9-1" amd64 old
+make_deb openssl "3.0.9-1" amd64 old
+make_deb tzdata "2023c-5+deb12u1" all old
+for n in 1 2 3; do
+  "$ROOT_DIR/scripts/make-dpkg-root.sh" "endpoint-$n/root"
+  dpkg --root="endpoint-$n/root" --log="endpoint-$n/root/var/log/dpkg.log" -i old/*.deb >/dev/null
+  token="$("$RELAY" token create --data relay --expires 1h)"
+  show "$AGENT" enroll --relay "$URL" --ca relay/tls/ca.pem --root root.json --token "$token" \
+    --state "endpoint-$n/state" --hostname "ward-$n"
+  echo "  endpoint-$n before:"
+  installed "endpoint-$n/root"
+done
+echo "a token works once; a second use is refused (exit 1):"
+set +e
+"$AGENT" enroll --relay "$URL" --ca relay/tls/ca.pem --root root.json --token "$token" \
+  --state endpoint-x/state
+echo "exit code $?"
+set -e
+
+step "15. Endpoints 1 and 2 check in, verify against their own pinned root, install, report"
+for n in 1 2; do
+  show "$AGENT" run --once --state "endpoint-$n/state" --dpkg-root "endpoint-$n/root"
+  echo "  endpoint-$n after:"
+  installed "endpoint-$n/root"
+done
+show "$AGENT" status --state endpoint-1/state
+show "$RELAY" endpoints --data relay
+echo "curl, as an independent client, fetches 16 bytes of a payload with endpoint 1's certificate:"
+sha="$("$RELAY" patches --data relay --json | sed -n 's/.*"sha256": *"\([0-9a-f]\{64\}\)".*/\1/p' | head -1)"
+curl -sS --cacert relay/tls/ca.pem --cert endpoint-1/state/client.pem \
+  --key endpoint-1/state/client.key -r 0-15 "$URL/v1/payloads/$sha" | od -A d -t x1 | head -2
+
+# ============================================================================================
 # Evidence (issue 5): the relay's signed audit log leaves the site and an auditor checks it.
 # ============================================================================================
 VERIFY="$BIN/evidence/ferry-verify"
 
-step "13. Evidence: a deadline exception, a signed export, ferry-verify as the auditor runs it"
+step "16. Evidence: a deadline exception, a signed export, ferry-verify as the auditor runs it"
 show "$RELAY" exception add --data relay --patch tzdata_2024a-0+deb12u1_all --until 90d \
   --reason "lab analyser certified on the old zone data only; vendor fix due next quarter"
 show "$RELAY" exception list --data relay
@@ -202,13 +265,15 @@ show "$RELAY" evidence export --data relay --out evidence-1.tar --nonce demo-aud
 tar -tvf evidence-1.tar
 show "$VERIFY" --relay-key relay/identity.pub evidence-1.tar --nonce demo-audit-1
 
-step "14. The next export carries only what is new and chains from the first"
-show "$RELAY" approve --data relay --all
+step "17. Endpoint 3 was away; it patches now, and the next export chains from the first"
+show "$AGENT" run --once --state endpoint-3/state --dpkg-root endpoint-3/root
+echo "  endpoint-3 after:"
+installed endpoint-3/root
 show "$RELAY" evidence export --data relay --out evidence-2.tar --since-last
 show "$VERIFY" --relay-key relay/identity.pub evidence-2.tar --previous evidence-1.tar
 show "$RELAY" evidence list --data relay
 
-step "15. A tampered export: one event edited on the way"
+step "18. A tampered export: one event edited on the way"
 echo "the refused import becomes an accepted one, in place, same length:"
 cp evidence-1.tar tampered-evidence.tar
 sed -i 's/"type":"import.rejected"/"type":"import.accepted"/' tampered-evidence.tar
@@ -218,5 +283,9 @@ code=$?
 set -e
 echo "exit code $code (1 = tampered, incomplete, rolled back or forked)"
 [ "$code" -eq 1 ]
+
+stop_relay
+echo "the relay stopped on SIGTERM after draining; its request log:"
+tail -n 5 serve.log
 
 step "Done: the demo's files are in $WORK"

@@ -15,7 +15,7 @@
 //
 // Usage: ferry-bench-checkin [--work DIR] [--bin BUILD_DIR] [--endpoints N] [--connections C]
 //          [--seconds S] [--warmup S] [--server-threads N] [--packages N] [--patches N]
-//          [--dpkg-status FILE]
+//          [--dpkg-status FILE] [--server-log]
 //
 // Prints "checkin.<figure> <value>" lines and a goal line on stdout, progress on stderr. Exit 0
 // when the run completed without errors, 1 when an answer was wrong or failed, 2 usage, 3 setup.
@@ -96,7 +96,8 @@ struct Options {
   size_t connections = 64;
   double seconds = 10;
   double warmup = 3;
-  int server_threads = 0;  // 0: ferry-relay serve's default, one per hardware thread
+  int server_threads = 0;   // 0: ferry-relay serve's default, one per hardware thread
+  bool server_log = false;  // without --quiet: a log line per request, into <work>/serve.err
   size_t packages = 2000;
   size_t patches = 40;
   std::string dpkg_status = "/var/lib/dpkg/status";
@@ -427,8 +428,10 @@ Result<Server> StartServer(const Options& options) {
                                    "--data",
                                    relay_dir,
                                    "--listen",
-                                   "127.0.0.1:0",
-                                   "--quiet"};
+                                   "127.0.0.1:0"};
+  if (!options.server_log) {
+    args.push_back("--quiet");
+  }
   if (options.server_threads > 0) {
     args.push_back("--threads");
     args.push_back(std::to_string(options.server_threads));
@@ -692,7 +695,8 @@ Result<Options> ParseOptions(int argc, char** argv) {
                                {"server-threads", Arity::kOne},
                                {"packages", Arity::kOne},
                                {"patches", Arity::kOne},
-                               {"dpkg-status", Arity::kOne}}));
+                               {"dpkg-status", Arity::kOne},
+                               {"server-log", Arity::kFlag}}));
   if (!args.positional().empty()) {
     return UsageError("unexpected argument \"" + args.positional().front() + "\"");
   }
@@ -716,6 +720,7 @@ Result<Options> ParseOptions(int argc, char** argv) {
   options.seconds = static_cast<double>(seconds.value_or(10));
   options.warmup = static_cast<double>(warmup.value_or(3));
   options.server_threads = static_cast<int>(threads.value_or(0));
+  options.server_log = args.Has("server-log");
   options.packages = static_cast<size_t>(packages.value_or(2000));
   options.patches = static_cast<size_t>(patches.value_or(40));
   options.dpkg_status = args.Get("dpkg-status").value_or(options.dpkg_status);
@@ -853,8 +858,9 @@ int Main(int argc, char** argv) {
       "client certificate each, POST /v1/checkin with the inventory hash only\n",
       connections.size(), run.protocol.c_str());
   std::printf(
-      "checkin: server: ferry-relay serve --quiet%s; client and server share this "
+      "checkin: server: ferry-relay serve %s%s; client and server share this "
       "machine's %u cores\n",
+      options.server_log ? "logging every request to a file" : "--quiet",
       options.server_threads > 0 ? (" --threads " + std::to_string(options.server_threads)).c_str()
                                  : " (one thread per core)",
       cores);

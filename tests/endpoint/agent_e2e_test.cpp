@@ -376,5 +376,64 @@ TEST_F(AgentEndToEndTest, SigtermStopsTheLoopBetweenSteps) {
   EXPECT_NE(testing::ReadAll(err).find("stopping"), std::string::npos);
 }
 
+TEST_F(AgentEndToEndTest, AnEndpointCannotReadOrReportForAnother) {
+  const std::string first = dir_ / "state-first";
+  const std::string second = dir_ / "state-second";
+  ASSERT_EQ(Enroll(first, port_).exit_code, 0);
+  ASSERT_EQ(Enroll(second, port_).exit_code, 0);
+  const std::string first_id = json::Parse(testing::ReadAll(first + "/agent.json"))
+                                   ->as_object()
+                                   .at("endpoint_id")
+                                   .as_string();
+  const std::string url = "https://127.0.0.1:" + std::to_string(port_);
+  // curl, as an independent client, with the relay's CA and one endpoint's certificate.
+  const auto curl_as = [&](const std::string& state, const std::string& arguments) {
+    return testing::Run("curl -sS --max-time 20 -o /dev/null -w '%{http_code}' --cacert " +
+                        Quote(data_ + "/tls/ca.pem") + " --cert " + Quote(state + "/client.pem") +
+                        " --key " + Quote(state + "/client.key") + " " + arguments)
+        .out;
+  };
+
+  EXPECT_EQ(curl_as(first, url + "/v1/endpoints/" + first_id), "200");
+  EXPECT_EQ(curl_as(second, url + "/v1/endpoints/" + first_id), "403");
+  const std::string forged =
+      "{\"endpoint_id\":\"" + first_id +
+      "\",\"reports\":[{\"report_id\":\"forged-0001\",\"patch_id\":\"bar_2.1-1_all\","
+      "\"result\":\"failed\",\"started\":\"2026-11-21T00:00:00Z\","
+      "\"finished\":\"2026-11-21T00:00:01Z\",\"log_excerpt\":\"\"}]}";
+  EXPECT_EQ(curl_as(second, "-H 'Content-Type: application/json' --data-binary '" + forged + "' " +
+                                url + "/v1/reports"),
+            "403");
+  EXPECT_TRUE(ReportedResults("bar_2.1-1_all").empty());
+  // No certificate at all: 401.
+  EXPECT_EQ(testing::Run("curl -sS -o /dev/null -w '%{http_code}' --cacert " +
+                         Quote(data_ + "/tls/ca.pem") + " " + url + "/v1/endpoints/" + first_id)
+                .out,
+            "401");
+}
+
+TEST_F(AgentEndToEndTest, CurlFetchesAByteRangeOfAPayloadCheckedAgainstTheCa) {
+  const std::string state = dir_ / "state-reader";
+  ASSERT_EQ(Enroll(state, port_).exit_code, 0);
+  const std::string sha =
+      testing::Run("sha256sum " + Quote(new_foo_) + " | cut -c1-64").out.substr(0, 64);
+  const std::string url = "https://127.0.0.1:" + std::to_string(port_) + "/v1/payloads/" + sha;
+  const CommandResult range = testing::Run(
+      "curl -sS -r 1000-1999 -o " + Quote(dir_ / "slice") + " -w '%{http_code}' --cacert " +
+      Quote(data_ + "/tls/ca.pem") + " --cert " + Quote(state + "/client.pem") + " --key " +
+      Quote(state + "/client.key") + " " + url);
+  EXPECT_EQ(range.out, "206") << range.err;
+  EXPECT_EQ(testing::ReadAll(dir_ / "slice"), testing::ReadAll(new_foo_).substr(1000, 1000));
+
+  // curl refuses the relay when given a CA that did not sign its certificate.
+  testing::TempDir other;
+  ASSERT_EQ(Relay("init --data " + Quote(other / "relay") + " --root " + Quote(dir_ / "root.json"))
+                .exit_code,
+            0);
+  const CommandResult wrong_ca = testing::Run("curl -sS -o /dev/null --cacert " +
+                                              Quote(other / "relay/tls/ca.pem") + " " + url);
+  EXPECT_EQ(wrong_ca.exit_code, 60) << wrong_ca.err;  // CURLE_PEER_FAILED_VERIFICATION
+}
+
 }  // namespace
 }  // namespace ferry::endpoint
