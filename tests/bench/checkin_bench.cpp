@@ -493,7 +493,8 @@ double OwnCpuSeconds() {
 
 // ---- the client --------------------------------------------------------------------------------
 
-struct Run {
+// What the client counted; one thread touches it.
+struct Tally {
   Clock::time_point measure_start;
   Clock::time_point measure_end;
   std::string expected_body;
@@ -508,7 +509,7 @@ struct Run {
   std::string first_error;
   std::string protocol;
 
-  void Error(const std::string& what, Clock::time_point at) {
+  void RecordError(const std::string& what, Clock::time_point at) {
     ++errors_total;
     if (at >= measure_start && at < measure_end) {
       ++errors;
@@ -522,7 +523,7 @@ struct Run {
 class Connection {
  public:
   Connection(net::io_context& io, tcp::endpoint server, ssl::context& tls, std::string request,
-             Run& run)
+             Tally& run)
       : io_(io), server_(server), tls_(tls), request_(std::move(request)), run_(run) {}
 
   void Start() {
@@ -530,7 +531,7 @@ class Connection {
     // The relay's certificate names 127.0.0.1 as an IP address SAN.
     if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(stream_->native_handle()),
                                       server_.address().to_string().c_str()) != 1) {
-      run_.Error("cannot set the expected server address", Clock::now());
+      run_.RecordError("cannot set the expected server address", Clock::now());
       return;
     }
     beast::get_lowest_layer(*stream_).expires_after(kIoTimeout);
@@ -599,21 +600,22 @@ class Connection {
       }
     }
     if (!good) {
-      run_.Error("HTTP " + std::to_string(status) + ": " + response.body().substr(0, 200), done);
+      run_.RecordError("HTTP " + std::to_string(status) + ": " + response.body().substr(0, 200),
+                       done);
     } else if (done >= run_.measure_start && done < run_.measure_end) {
       ++run_.measured;
       run_.latencies_ms.push_back(
           std::chrono::duration<double, std::milli>(done - sent_at_).count());
     }
     if (!response.keep_alive()) {
-      run_.Error("the relay closed a keep-alive connection", done);
+      run_.RecordError("the relay closed a keep-alive connection", done);
       return Reconnect();
     }
     Send();
   }
 
   void Fail(const char* what, beast::error_code ec) {
-    run_.Error(std::string(what) + ": " + ec.message(), Clock::now());
+    run_.RecordError(std::string(what) + ": " + ec.message(), Clock::now());
     Reconnect();
   }
 
@@ -643,7 +645,7 @@ class Connection {
   tcp::endpoint server_;
   ssl::context& tls_;
   std::string request_;
-  Run& run_;
+  Tally& run_;
   std::optional<beast::ssl_stream<beast::tcp_stream>> stream_;
   std::optional<net::steady_timer> retry_;
   beast::flat_buffer buffer_;
@@ -773,7 +775,7 @@ int Main(int argc, char** argv) {
       ferry::relay::TlsFilesIn(ferry::fs::JoinPath(options.work, "relay")).ca_cert;
   const tcp::endpoint address(net::ip::make_address("127.0.0.1"), server->port);
   net::io_context io(1);
-  Run run;
+  Tally run;
   run.expected = &prepared->expected;
   run.expected_body = prepared->expected_body;
   std::vector<std::unique_ptr<ssl::context>> contexts;
