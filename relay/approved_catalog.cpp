@@ -64,10 +64,10 @@ Result<std::shared_ptr<const ApprovedCatalog>> ApprovedCatalog::Load(sql::Databa
       auto known = verifies.find(ref);
       if (known == verifies.end()) {
         auto envelope = crypto::ParseEnvelope(query.Text(5), "manifest " + ref);
-        const bool ok = envelope.ok() && crypto::VerifyThreshold(*envelope, trusted->keys,
-                                                                 trusted->bundle_role, "manifest",
-                                                                 "bundle")
-                                             .ok();
+        const bool ok =
+            envelope.ok() && crypto::VerifyThreshold(*envelope, trusted->keys, trusted->bundle_role,
+                                                     "manifest", "bundle")
+                                 .ok();
         known = verifies.emplace(ref, ok).first;
       }
       if (!known->second) {

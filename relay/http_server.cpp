@@ -693,7 +693,8 @@ class Session : public std::enable_shared_from_this<Session> {
       }
     }
     if (!IsServedMethod(req.method())) {
-      return Refuse(501, "method " + LoggedTarget(request_.method) + " is not served by this relay");
+      return Refuse(501,
+                    "method " + LoggedTarget(request_.method) + " is not served by this relay");
     }
     if (request_.target.empty() || request_.target.front() != '/') {
       return Refuse(400, "the request target must be an absolute path");

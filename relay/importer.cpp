@@ -100,9 +100,10 @@ Status Publish(Relay& relay, const bundler::VerifiedBundle& bundle, const crypto
   FERRY_RETURN_IF_ERROR(channel.Run());
   FERRY_ASSIGN_OR_RETURN(
       sql::Statement insert_bundle,
-      db.Prepare("INSERT INTO bundles (channel, sequence, base_sequence, manifest_sha256, manifest, "
-                 "created, expires, root_version, imported_at, import_id, source, patch_count) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      db.Prepare(
+          "INSERT INTO bundles (channel, sequence, base_sequence, manifest_sha256, manifest, "
+          "created, expires, root_version, imported_at, import_id, source, patch_count) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   insert_bundle.Bind(1, manifest.channel)
       .Bind(2, manifest.sequence)
       .BindOptional(3, manifest.base_sequence)
@@ -129,7 +130,8 @@ Status Publish(Relay& relay, const bundler::VerifiedBundle& bundle, const crypto
       db.Prepare("INSERT INTO patches (id, bundle_id, kind, package, version, "
                  "architecture, target_os, severity, released, payload_sha256, document) "
                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                 "ON CONFLICT(id) DO UPDATE SET bundle_id = excluded.bundle_id, kind = excluded.kind, package = excluded.package, "
+                 "ON CONFLICT(id) DO UPDATE SET bundle_id = excluded.bundle_id, kind = "
+                 "excluded.kind, package = excluded.package, "
                  "version = excluded.version, architecture = excluded.architecture, "
                  "target_os = excluded.target_os, severity = excluded.severity, "
                  "released = excluded.released, document = excluded.document"));
@@ -137,7 +139,8 @@ Status Publish(Relay& relay, const bundler::VerifiedBundle& bundle, const crypto
     const std::string sha = crypto::DigestHex(patch.payload.sha256);
     insert_payload.Bind(1, sha).Bind(2, static_cast<int64_t>(patch.payload.size));
     FERRY_RETURN_IF_ERROR(insert_payload.Run());
-    FERRY_ASSIGN_OR_RETURN(const std::string document, json::Canonical(bundler::PatchToJson(patch)));
+    FERRY_ASSIGN_OR_RETURN(const std::string document,
+                           json::Canonical(bundler::PatchToJson(patch)));
     insert_patch.Bind(1, patch.id)
         .Bind(2, bundle_id)
         .Bind(3, patch.kind)
@@ -188,7 +191,8 @@ void RecordRefusal(Relay& relay, const std::string& source, const Error& error,
 
 }  // namespace
 
-Result<ImportReport> ImportBundle(Relay& relay, const std::string& path, const ImportOptions& options) {
+Result<ImportReport> ImportBundle(Relay& relay, const std::string& path,
+                                  const ImportOptions& options) {
   const std::string source = BaseName(path);
   FERRY_ASSIGN_OR_RETURN(const crypto::TrustRoot pinned, relay.TrustedRoot());
   FERRY_ASSIGN_OR_RETURN(const int64_t ratchet, relay.GetMetaInt(kMetaRatchet, 0));
@@ -257,7 +261,8 @@ Result<ImportReport> ImportBundle(Relay& relay, const std::string& path, const I
   if (!published_files.ok()) {
     return std::move(published_files)
         .error()
-        .Context(path + ": imported, but moving its payloads into the store failed (the next "
+        .Context(path +
+                 ": imported, but moving its payloads into the store failed (the next "
                  "import or fsck finishes the move)");
   }
   report.payloads_written = *published_files;
