@@ -27,7 +27,7 @@ ApplicabilityIndex::ApplicabilityIndex(const std::vector<bundler::Patch>& patche
                                        int64_t catalog_version)
     : catalog_version_(catalog_version) {
   for (const bundler::Patch& patch : patches) {
-    if (patch.kind != "deb") {
+    if (patch.kind != "deb" && patch.kind != "script") {
       continue;
     }
     Candidate candidate;
@@ -36,6 +36,12 @@ ApplicabilityIndex::ApplicabilityIndex(const std::vector<bundler::Patch>& patche
     candidate.target_os = patch.target_os;
     candidate.version = patch.version;
     candidate.severity = patch.severity;
+    if (patch.kind == "script") {
+      candidate.package = patch.package.empty() ? patch.id : patch.package;
+      scripts_.push_back(std::move(candidate));
+      ++size_;
+      continue;
+    }
     if (auto parsed = bundler::ParseDebianVersion(patch.version); parsed.ok()) {
       candidate.parsed = std::move(parsed).value();
     }
@@ -88,6 +94,12 @@ std::vector<Applicable> ApplicabilityIndex::Evaluate(const bundler::Inventory& i
       // Candidates run newest first: when the newest that fits is not newer than what is
       // installed, no older one is either.
       break;
+    }
+  }
+  for (const Candidate& script : scripts_) {
+    if (target_os.empty() || script.target_os == target_os) {
+      out.push_back({script.id, script.package, script.architecture, "", script.version,
+                     script.severity, script.architecture});
     }
   }
   std::sort(out.begin(), out.end(), [](const Applicable& a, const Applicable& b) {

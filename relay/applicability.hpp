@@ -33,23 +33,27 @@ struct Applicable {
   bool operator==(const Applicable&) const = default;
 };
 
-// Built once per catalog version from the catalog's deb patches; answers in O(installed packages).
+// Built once per catalog version from the catalog's deb and script patches; answers in
+// O(installed packages + script patches).
 // Immutable after construction, so Evaluate may run on many threads at once.
 class ApplicabilityIndex {
  public:
-  // Keeps the patches of kind "deb"; other kinds are not decided by dpkg versions.
+  // Keeps the patches of kind "deb" (decided by dpkg versions) and "script" (decided by target
+  // OS); "file" patches are not offered to agents.
   ApplicabilityIndex(const std::vector<bundler::Patch>& patches, int64_t catalog_version);
 
   int64_t catalog_version() const { return catalog_version_; }
 
-  // Number of deb patches indexed.
+  // Number of deb and script patches indexed.
   size_t size() const { return size_; }
 
   // For each installed package, the newest catalog patch for the same package name whose
   // architecture fits (equal, "all", or the native architecture for an installed "all" package),
   // whose target_os equals `target_os` when that is non-empty, and whose version is higher by
   // Debian's rules. Newest supersedes older; equal versions go to the smaller patch id. Sorted by
-  // patch id, then package and architecture.
+  // patch id, then package and architecture. Script patches have no installed version to compare:
+  // each applies to every endpoint of its target_os (every one when `target_os` is empty), and
+  // the agent keeps the record of which ones it already ran.
   std::vector<Applicable> Evaluate(const bundler::Inventory& inventory,
                                    std::string_view target_os) const;
 
@@ -61,10 +65,12 @@ class ApplicabilityIndex {
     std::string version;
     std::optional<bundler::DebianVersion> parsed;  // nullopt when only the lenient order applies
     std::string severity;
+    std::string package;  // script patches only: the patch's package or its id
   };
 
   // package name -> its deb patches, newest version first.
   std::unordered_map<std::string, std::vector<Candidate>> by_package_;
+  std::vector<Candidate> scripts_;
   int64_t catalog_version_;
   size_t size_ = 0;
 };

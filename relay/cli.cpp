@@ -20,8 +20,8 @@
 #include "common/progress.hpp"
 #include "relay/applicability.hpp"
 #include "relay/catalog.hpp"
-#include "relay/evidence_cli.hpp"
 #include "relay/event_log.hpp"
+#include "relay/evidence_cli.hpp"
 #include "relay/fsck.hpp"
 #include "relay/importer.hpp"
 #include "relay/init.hpp"
@@ -572,8 +572,12 @@ Status ShowApplicable(std::span<char* const> argv) {
               status_path.c_str(), inventory.packages.size(), needed.size(),
               static_cast<long long>(catalog_version));
   for (const Applicable& a : needed) {
-    std::printf("  %-28s %-8s %s -> %s  %-8s %s\n", a.package.c_str(), a.architecture.c_str(),
-                a.installed_version.c_str(), a.patch_version.c_str(), a.severity.c_str(),
+    // A script patch replaces no installed version: it is run once on every endpoint of its OS.
+    const std::string change = a.installed_version.empty()
+                                   ? "script, run once"
+                                   : a.installed_version + " -> " + a.patch_version;
+    std::printf("  %-28s %-8s %s  %-8s %s\n", a.package.c_str(), a.architecture.c_str(),
+                change.c_str(), a.severity.c_str(),
                 approved[a.patch_id] ? "approved" : "not approved");
   }
   return Ok();

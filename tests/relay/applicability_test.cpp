@@ -147,11 +147,11 @@ TEST(ApplicabilityTest, TargetOsFiltersWhenGiven) {
   EXPECT_EQ(Ids(index.Evaluate(inventory, "")), (Ids_{"bash-11"}));
 }
 
-TEST(ApplicabilityTest, OnlyDebPatchesAndResultsSortedById) {
-  bundler::Patch script = DebPatch("a-script", "curl", "99");
-  script.kind = "script";
+TEST(ApplicabilityTest, FilePatchesAreNeverOfferedAndResultsSortedById) {
+  bundler::Patch file = DebPatch("a-file", "curl", "99");
+  file.kind = "file";
   const ApplicabilityIndex index(
-      {DebPatch("z-curl", "curl", "8.0"), script, DebPatch("m-zlib", "zlib1g", "1:1.3"),
+      {DebPatch("z-curl", "curl", "8.0"), file, DebPatch("m-zlib", "zlib1g", "1:1.3"),
        DebPatch("b-absent", "not-installed", "1.0")},
       4);
   EXPECT_EQ(index.size(), 3u);
@@ -159,6 +159,22 @@ TEST(ApplicabilityTest, OnlyDebPatchesAndResultsSortedById) {
   const auto result = index.Evaluate(
       Installed({{"curl", "amd64", "7.0"}, {"zlib1g", "amd64", "1:1.2.13.dfsg-1"}}), "");
   EXPECT_EQ(Ids(result), (Ids_{"m-zlib", "z-curl"}));
+}
+
+TEST(ApplicabilityTest, ScriptPatchesApplyToEveryEndpointOfTheirTargetOs) {
+  bundler::Patch script = DebPatch("hotfix-1", "", "1");
+  script.kind = "script";
+  script.target_os = "debian-12";
+  const ApplicabilityIndex index({DebPatch("z-curl", "curl", "8.0"), script}, 1);
+  EXPECT_EQ(index.size(), 2u);
+  // No installed package is needed: a script patch is not decided by dpkg versions.
+  const auto debian = index.Evaluate(bundler::Inventory{}, "debian-12");
+  ASSERT_EQ(Ids(debian), (Ids_{"hotfix-1"}));
+  EXPECT_EQ(debian.front().package, "hotfix-1");  // no package name: the id stands in
+  EXPECT_EQ(debian.front().installed_version, "");
+  EXPECT_TRUE(index.Evaluate(bundler::Inventory{}, "ubuntu-22.04").empty());
+  EXPECT_EQ(Ids(index.Evaluate(Installed({{"curl", "amd64", "7.0"}}), "")),
+            (Ids_{"hotfix-1", "z-curl"}));
 }
 
 TEST(ApplicabilityTest, EmptyCatalogOrInventoryGivesNothing) {
