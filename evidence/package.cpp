@@ -4,6 +4,7 @@
 #include <bit>
 #include <charconv>
 
+#include "common/encoding.hpp"
 #include "common/json.hpp"
 #include "crypto/ed25519.hpp"
 
@@ -30,13 +31,10 @@ std::optional<uint64_t> ParseDecimal(std::string_view text) {
   return value;
 }
 
+// Only the one spelling the exporter writes: an upper-case copy would be a second encoding.
 Result<crypto::Sha256Digest> ParseLowerHex(std::string_view hex, const std::string& where) {
-  const bool lower = std::all_of(hex.begin(), hex.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
-  auto digest = crypto::ParseDigestHex(hex);
-  if (!lower || !digest.ok()) return InvalidError(where + ": not 64 lower-case hex digits");
-  return *digest;
+  if (!IsLowerHex(hex, 64)) return InvalidError(where + ": not 64 lower-case hex digits");
+  return crypto::ParseDigestHex(hex);
 }
 
 bool HasControl(std::string_view text) {
